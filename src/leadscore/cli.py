@@ -1,0 +1,85 @@
+"""`leadscore <command>`: parses flags into the typed config, builds the session, runs one job.
+
+Each job module in leadscore.jobs declares `add_arguments(parser)` and `run(args, config)`; what `run` returns is
+printed as the last line of output, one JSON object, so scripts can read a run's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from leadscore.config import ENVIRONMENTS, Config, load_config
+from leadscore.errors import LeadscoreError
+
+# command -> module under leadscore.jobs
+COMMANDS: dict[str, str] = {
+    "generate": "generate",
+    "ingest": "ingest",
+}
+
+log = logging.getLogger("leadscore")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags that override conf/<env>.yml; the same on the CLI, under spark-submit and in bundle jobs."""
+    group = parser.add_argument_group("configuration")
+    group.add_argument("--env", choices=ENVIRONMENTS, default="local", help="conf/<env>.yml to load (default: local)")
+    group.add_argument("--conf-dir", help="folder holding common.yml and <env>.yml (default: the project's conf/)")
+    group.add_argument("--lakehouse", help="base folder of path-based tables (default: ./lakehouse)")
+    group.add_argument("--catalog", help="Unity Catalog catalog (storage: catalog)")
+    group.add_argument("--schema", help="Unity Catalog schema (storage: catalog)")
+    group.add_argument("--checkpoints", help="base folder of stream checkpoints")
+    group.add_argument("--models", help="base folder of model versions")
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    overrides = {key: getattr(args, key, None) for key in ("lakehouse", "catalog", "schema", "checkpoints", "models")}
+    overrides.update(getattr(args, "config_overrides", lambda: {})())
+    return load_config(args.env, args.conf_dir, overrides)
+
+
+def build_parser(commands: Sequence[str] = tuple(COMMANDS)) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadscore", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in commands:
+        module = importlib.import_module(f"leadscore.jobs.{COMMANDS[command]}")
+        job = sub.add_parser(command, help=module.__doc__.splitlines()[0], description=module.__doc__)
+        add_config_arguments(job)
+        module.add_arguments(job)
+        job.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        result = args.run(args, config_from(args))
+    except LeadscoreError as error:
+        print(f"leadscore {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    if result is not None:
+        print(json.dumps(result, default=str), flush=True)
+    return 0
+
+
+def entry_point(command: str) -> Callable[[], None]:
+    """A console script (`leadscore-<job>`) for one command: what bundle jobs and spark-submit call."""
+
+    def job_main() -> None:
+        sys.exit(main([command, *sys.argv[1:]]))
+
+    return job_main
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""One typed configuration: conf/common.yml, then conf/<env>.yml, then CLI overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from leadscore.errors import LeadscoreError
+from leadscore.schema import BY_NAME
+from leadscore.tables import Table, table_ref
+
+ENVIRONMENTS = ("local", "dev", "prod")
+
+
+def default_conf_dir() -> Path:
+    """conf/ beside the sources in a checkout; LEADSCORE_CONF_DIR (or --conf-dir) where the wheel is installed."""
+    env = os.environ.get("LEADSCORE_CONF_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "conf"
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str
+    shuffle_partitions: int
+    driver_memory: str
+    ui: bool
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    trigger_seconds: float
+    max_files_per_trigger: int
+    ingest_max_files_per_trigger: int
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str
+    feature_set: str
+    seed: int
+    split: dict[str, int]
+    priority: dict[str, float]
+    tune: bool
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str
+    storage: str
+    lakehouse: str
+    catalog: str | None
+    schema: str | None
+    checkpoints: str
+    models: str
+    spark: SparkSettings
+    stream: StreamSettings
+    model: ModelSettings
+    feature_sets: dict[str, tuple[str, ...]]
+
+    def table(self, logical: str) -> Table:
+        return table_ref(logical, self.storage, self.lakehouse, self.catalog, self.schema)
+
+    def checkpoint(self, stream: str) -> str:
+        return f"{self.checkpoints.rstrip('/')}/{stream}"
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.feature_sets[self.model.feature_set]
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise LeadscoreError(f"config file not found: {path}")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        tree = tree.setdefault(key, {})
+    tree[leaf] = value
+
+
+def load_config(env: str = "local", conf_dir: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Overrides are dotted keys (``{"lakehouse": "/tmp/lh", "stream.trigger_seconds": 0.5}``); None means unset."""
+    if env not in ENVIRONMENTS:
+        raise LeadscoreError(f"unknown environment {env!r}: expected one of {', '.join(ENVIRONMENTS)}")
+    folder = Path(conf_dir) if conf_dir else default_conf_dir()
+    raw = _merge(_read_yaml(folder / "common.yml"), _read_yaml(folder / f"{env}.yml"))
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(raw, key, value)
+
+    storage = raw["storage"]
+    if storage not in ("path", "catalog"):
+        raise LeadscoreError(f"storage must be 'path' or 'catalog', not {storage!r}")
+    if storage == "catalog" and not (raw.get("catalog") and raw.get("schema")):
+        raise LeadscoreError("storage 'catalog' needs both catalog and schema")
+    lakehouse = str(raw["lakehouse"])
+    if storage == "path":
+        lakehouse = str(Path(lakehouse).expanduser().resolve())
+
+    feature_sets = {name: tuple(cols) for name, cols in raw["feature_sets"].items()}
+    for name, cols in feature_sets.items():
+        unknown = [c for c in cols if c not in BY_NAME]
+        if unknown:
+            raise LeadscoreError(f"feature set {name!r} names unknown silver columns: {', '.join(unknown)}")
+    model = ModelSettings(**raw["model"])
+    if model.feature_set not in feature_sets:
+        raise LeadscoreError(f"unknown feature set {model.feature_set!r}: expected one of {', '.join(feature_sets)}")
+    if sum(model.split.values()) != 100 or set(model.split) != {"train", "validation", "test"}:
+        raise LeadscoreError(f"model.split must give train/validation/test percentages summing to 100: {model.split}")
+
+    return Config(
+        env=env,
+        storage=storage,
+        lakehouse=lakehouse,
+        catalog=raw.get("catalog"),
+        schema=raw.get("schema"),
+        checkpoints=str(raw.get("checkpoints") or f"{lakehouse}/_checkpoints"),
+        models=str(raw.get("models") or f"{lakehouse}/models"),
+        spark=SparkSettings(**raw["spark"]),
+        stream=StreamSettings(**raw["stream"]),
+        model=model,
+        feature_sets=feature_sets,
+    )
