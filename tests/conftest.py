@@ -20,7 +20,7 @@ def load_fixture(name: str) -> Path:
     return path
 
 
-def test_config(lakehouse: Path, **overrides) -> Config:
+def config_for(lakehouse: Path, **overrides) -> Config:
     return load_config("local", overrides={"lakehouse": str(lakehouse), "spark.ui": False, **overrides})
 
 
@@ -33,7 +33,7 @@ def spark():
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    return test_config(tmp_path / "lakehouse")
+    return config_for(tmp_path / "lakehouse")
 
 
 @pytest.fixture
