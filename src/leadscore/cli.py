@@ -18,6 +18,7 @@ from leadscore.errors import LeadscoreError
 
 # command -> module under leadscore.jobs
 COMMANDS: dict[str, str] = {
+    "calibrate": "calibrate",
     "generate": "generate",
     "ingest": "ingest",
 }
@@ -43,11 +44,11 @@ def config_from(args: argparse.Namespace) -> Config:
     return load_config(args.env, args.conf_dir, overrides)
 
 
-def build_parser(commands: Sequence[str] = tuple(COMMANDS)) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadscore", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in commands:
-        module = importlib.import_module(f"leadscore.jobs.{COMMANDS[command]}")
+    for command, module_name in COMMANDS.items():
+        module = importlib.import_module(f"leadscore.jobs.{module_name}")
         job = sub.add_parser(command, help=module.__doc__.splitlines()[0], description=module.__doc__)
         add_config_arguments(job)
         module.add_arguments(job)
@@ -56,7 +57,8 @@ def build_parser(commands: Sequence[str] = tuple(COMMANDS)) -> argparse.Argument
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    log.setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
     return _run(args)
 

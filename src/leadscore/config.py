@@ -17,9 +17,12 @@ ENVIRONMENTS = ("local", "dev", "prod")
 
 
 def default_conf_dir() -> Path:
-    """conf/ beside the sources in a checkout; LEADSCORE_CONF_DIR (or --conf-dir) where the wheel is installed."""
+    """LEADSCORE_CONF_DIR if set; else the copy packed into the wheel (a Databricks job has no checkout); else conf/."""
     env = os.environ.get("LEADSCORE_CONF_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "conf"
+    if env:
+        return Path(env)
+    packaged = Path(__file__).resolve().parent / "conf"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "conf"
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,9 @@ def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
     tree[leaf] = value
 
 
-def load_config(env: str = "local", conf_dir: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+def load_config(
+    env: str = "local", conf_dir: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> Config:
     """Overrides are dotted keys (``{"lakehouse": "/tmp/lh", "stream.trigger_seconds": 0.5}``); None means unset."""
     if env not in ENVIRONMENTS:
         raise LeadscoreError(f"unknown environment {env!r}: expected one of {', '.join(ENVIRONMENTS)}")

@@ -40,7 +40,15 @@ def fetch_jars() -> list[Path]:
         jars_dir().mkdir(parents=True, exist_ok=True)
         for coord in missing:
             subprocess.run(
-                ["mvn", "-q", "-B", "-Dstyle.color=never", "dependency:copy", f"-Dartifact={coord}", f"-DoutputDirectory={jars_dir()}"],
+                [
+                    "mvn",
+                    "-q",
+                    "-B",
+                    "-Dstyle.color=never",
+                    "dependency:copy",
+                    f"-Dartifact={coord}",
+                    f"-DoutputDirectory={jars_dir()}",
+                ],
                 check=True,
             )
     return jars

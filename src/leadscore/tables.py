@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
+from pyspark.sql import types as T
 from pyspark.sql.streaming import DataStreamReader
 
 # logical name -> (medallion layer, table name)
@@ -46,7 +47,19 @@ class Table:
 
     def save(self, writer: DataFrameWriter) -> None:
         """Runs a configured batch writer against this table."""
-        writer.format("delta").save(self.location) if self.by_path else writer.format("delta").saveAsTable(self.location)
+        writer.format("delta").save(self.location) if self.by_path else writer.format("delta").saveAsTable(
+            self.location
+        )
+
+    def create_if_missing(
+        self, spark: SparkSession, schema: T.StructType, properties: dict[str, str] | None = None
+    ) -> None:
+        """Creates the empty table with the schema its writer produces (every column nullable)."""
+        builder = DeltaTable.createIfNotExists(spark).addColumns(_nullable(schema))
+        builder = builder.location(self.location) if self.by_path else builder.tableName(self.location)
+        for key, value in (properties or {}).items():
+            builder = builder.property(key, value)
+        builder.execute()
 
     @property
     def sql_name(self) -> str:
@@ -59,3 +72,7 @@ def table_ref(logical: str, storage: str, lakehouse: str, catalog: str | None, s
     if storage == "path":
         return Table(logical, f"{lakehouse.rstrip('/')}/{layer}/{name}", by_path=True)
     return Table(logical, f"{catalog}.{schema}.{layer}_{name}", by_path=False)
+
+
+def _nullable(schema: T.StructType) -> T.StructType:
+    return T.StructType([T.StructField(f.name, f.dataType, True) for f in schema.fields])

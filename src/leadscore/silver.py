@@ -1,0 +1,154 @@
+"""Bronze -> silver: typed, renamed, cleaned leads; failing rows to quarantine; re-deliveries counted, not kept.
+
+Every bronze row ends in exactly one of silver, quarantine or duplicates, so
+bronze rows = silver rows + quarantined rows + duplicate re-deliveries.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from leadscore.config import Config
+from leadscore.expectations import failed
+from leadscore.schema import COLUMNS, PLACEHOLDER, RAW_NAMES
+from leadscore.schema import Column as SourceColumn
+from leadscore.streams import QueryIdentity, trigger
+
+# Where in the record a row comes from: file, line, and when the file landed.
+LINEAGE = ("_source_file", "_line_number", "_row_hash", "_ingested_at")
+ORDER = ("event_ts", "event_seq")  # newest event of a lead = greatest (event_ts, event_seq)
+
+
+def _cleaned(raw: str) -> Column:
+    """'' and the web form's untouched `Select` both mean "not answered"."""
+    return F.nullif(F.nullif(F.trim(F.col(f"_raw.{raw}")), F.lit("")), F.lit(PLACEHOLDER))
+
+
+def _typed(column: SourceColumn) -> Column:
+    value = _cleaned(column.raw_name)
+    if column.kind in ("int", "double"):
+        return value.try_cast(column.kind)  # ANSI mode: a dirty number becomes null, and an expectation names it
+    if column.kind == "bool":
+        return F.when(F.lower(value) == "yes", True).when(F.lower(value) == "no", False)
+    if column.kind == "label":
+        return F.when(value == "1", True).when(value == "0", False)
+    return value
+
+
+def with_typed_columns(bronze: DataFrame) -> DataFrame:
+    """The typed, renamed columns beside the raw ones (in `_raw`), which the expectations compare."""
+    raw = bronze.select(F.struct(*RAW_NAMES).alias("_raw"), *[c for c in bronze.columns if c.startswith("_")])
+    return raw.select(
+        "*",
+        *[_typed(c).alias(c.name) for c in COLUMNS],
+        F.col("_file_modification_time").alias("event_ts"),
+        F.col("_line_number").alias("event_seq"),
+    )
+
+
+def classify(typed: DataFrame, seen: DataFrame) -> DataFrame:
+    """Adds `_outcome` (silver, quarantine or duplicate) and the failed expectations.
+
+    A duplicate is a row whose content (`_row_hash`) was already delivered from another file or line, earlier in
+    this batch or in `seen` (silver and quarantine so far). A replayed batch finds its own rows in `seen` under the
+    same file and line, so they are not mistaken for re-deliveries.
+    """
+    first = Window.partitionBy("_row_hash").orderBy(*ORDER, "_source_file")
+    earlier = (
+        seen.select("_row_hash", F.struct("_source_file", "_line_number").alias("_seen_at"))
+        .groupBy("_row_hash")
+        .agg(F.collect_set("_seen_at").alias("_seen_at"))
+    )
+    here = F.struct("_source_file", "_line_number")
+    redelivered = F.exists(F.coalesce("_seen_at", F.array()), lambda at: at != here)
+    quarantined = failed("quarantine")
+    return (
+        typed.withColumn("_first_in_batch", F.row_number().over(first) == 1)
+        .join(earlier, "_row_hash", "left")
+        .withColumn("_failed_expectations", quarantined)
+        .withColumn("_warnings", failed("warn"))
+        .withColumn(
+            "_outcome",
+            F.when(~F.col("_first_in_batch") | redelivered, "duplicate")
+            .when(F.size("_failed_expectations") > 0, "quarantine")
+            .otherwise("silver"),
+        )
+        .drop("_first_in_batch", "_seen_at")
+    )
+
+
+def silver_rows(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col("_outcome") == "silver").select(
+        *[c.name for c in COLUMNS], *ORDER, "_warnings", *LINEAGE, F.current_timestamp().alias("_processed_at")
+    )
+
+
+def quarantine_rows(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col("_outcome") == "quarantine").select(
+        "_failed_expectations",
+        "_raw",
+        "_rescued_data",
+        "_parse_error",
+        *ORDER,
+        *LINEAGE,
+        F.current_timestamp().alias("_processed_at"),
+    )
+
+
+def duplicate_rows(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col("_outcome") == "duplicate").select(
+        *ORDER, *LINEAGE, F.current_timestamp().alias("_processed_at")
+    )
+
+
+OUTPUTS = {"silver_leads": silver_rows, "quarantine": quarantine_rows, "duplicates": duplicate_rows}
+
+
+def _seen(spark: SparkSession, config: Config) -> DataFrame:
+    where = ["_row_hash", "_source_file", "_line_number"]
+    return (
+        config.table("silver_leads")
+        .read(spark)
+        .select(*where)
+        .unionByName(config.table("quarantine").read(spark).select(*where))
+    )
+
+
+def create_tables(spark: SparkSession, config: Config) -> None:
+    """Silver, quarantine and duplicates exist before the first batch, which reads them to spot re-deliveries."""
+    empty = with_typed_columns(config.table("bronze_leads").read(spark).limit(0))
+    classified = classify(empty, empty.select("_row_hash", "_source_file", "_line_number"))
+    for logical, rows in OUTPUTS.items():
+        config.table(logical).create_if_missing(spark, rows(classified).schema)
+
+
+class SilverBatch:
+    """foreachBatch: classifies a bronze micro-batch and appends each outcome to its table, idempotently."""
+
+    def __init__(self, config: Config, identity: QueryIdentity):
+        self.config = config
+        self.identity = identity
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        spark = batch.sparkSession
+        classified = classify(with_typed_columns(batch), _seen(spark, self.config)).persist()
+        try:
+            for logical, rows in OUTPUTS.items():
+                self.config.table(logical).save(self.identity.idempotent_append(rows(classified), batch_id))
+        finally:
+            classified.unpersist()
+
+
+def start_stream(spark: SparkSession, config: Config, *, available_now: bool) -> StreamingQuery:
+    create_tables(spark, config)
+    checkpoint = config.checkpoint("silver")
+    writer = (
+        config.table("bronze_leads")
+        .read_stream(spark)
+        .writeStream.queryName("silver")
+        .foreachBatch(SilverBatch(config, QueryIdentity(checkpoint)))
+        .option("checkpointLocation", checkpoint)
+    )
+    return trigger(writer, available_now, config.stream.trigger_seconds).start()
