@@ -6,7 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LAKEHOUSE ?= ./lakehouse
 
-.PHONY: setup jars test lint demo bench validate clean
+# The Databricks CLI: a Go module, built from source by `go install` at this pinned version. Keep it equal to
+# databricks-bundles in requirements.lock, whose job model (generated from this CLI's schema) `make validate` uses.
+DATABRICKS_CLI_VERSION := 0.280.0
+DATABRICKS := .cache/databricks-cli/v$(DATABRICKS_CLI_VERSION)/databricks
+
+.PHONY: setup jars test lint demo bench validate databricks-cli clean
 
 setup: $(STAMP) jars
 
@@ -31,8 +36,36 @@ lint: setup
 demo: setup
 	$(VENV)/bin/leadscore demo --lakehouse $(LAKEHOUSE)
 
+# Installs the pinned CLI once; a no-op while .cache holds it. `go install` names the binary after the module (cli).
+databricks-cli: $(DATABRICKS)
+
+$(DATABRICKS):
+	GOBIN=$(abspath $(@D)) go install github.com/databricks/cli@v$(DATABRICKS_CLI_VERSION)
+	mv $(@D)/cli $@
+
+# Offline checks of databricks.yml and resources/ always run (tests/bundle/bundle_check.py). With the CLI installed
+# they also validate every file against its `bundle schema`; with a workspace configured (DATABRICKS_HOST or
+# DATABRICKS_CONFIG_PROFILE) `bundle validate` runs for each target. LEADSCORE_REQUIRE_DATABRICKS_CLI=1 makes a
+# CLI that cannot be installed an error instead of a notice.
+validate: setup
+	@$(MAKE) --no-print-directory databricks-cli || echo "validate: could not install Databricks CLI v$(DATABRICKS_CLI_VERSION)"
+	@if [ -x $(DATABRICKS) ]; then \
+	  $(DATABRICKS) bundle schema > .cache/bundle-schema.json && \
+	  $(PY) tests/bundle/bundle_check.py --schema .cache/bundle-schema.json; \
+	elif [ -n "$$LEADSCORE_REQUIRE_DATABRICKS_CLI" ]; then \
+	  echo "validate: the Databricks CLI is required (LEADSCORE_REQUIRE_DATABRICKS_CLI)"; exit 1; \
+	else \
+	  echo "validate: no Databricks CLI: offline checks only, no CLI schema"; \
+	  $(PY) tests/bundle/bundle_check.py; \
+	fi
+	@if [ -z "$$DATABRICKS_HOST$$DATABRICKS_CONFIG_PROFILE" ]; then \
+	  echo "validate: no workspace configured: \`databricks bundle validate\` not run"; \
+	elif [ -x $(DATABRICKS) ]; then \
+	  for target in dev prod; do $(DATABRICKS) bundle validate -t $$target || exit 1; done; \
+	fi
+
 bench: setup
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(LAKEHOUSE) spark-warehouse .pytest_cache
+	rm -rf $(LAKEHOUSE) spark-warehouse .pytest_cache dist

@@ -1,0 +1,157 @@
+"""The asset bundle: offline checks pass, catch what they claim to, and the jobs' entry points and flags exist."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import bundle_check
+import pytest
+import yaml
+
+from leadscore import cli
+
+ROOT = bundle_check.ROOT
+MAKEFILE = dict(re.findall(r"^(DATABRICKS\w*) := (.+)$", (ROOT / "Makefile").read_text(), re.M))
+CLI_VERSION = MAKEFILE["DATABRICKS_CLI_VERSION"]
+DATABRICKS = ROOT / MAKEFILE["DATABRICKS"].replace("$(DATABRICKS_CLI_VERSION)", CLI_VERSION)
+# What a deployment would substitute for the bundle's own references.
+BUNDLE_VALUES = {
+    "bundle.name": "leadscore",
+    "bundle.git.origin_url": "https://example.com/leadscore.git",
+    "bundle.git.branch": "main",
+    "bundle.git.commit": "0123abc",
+}
+
+
+def wheel_tasks() -> list[tuple[str, dict]]:
+    return [
+        (key, task["python_wheel_task"])
+        for key, (_, job) in bundle_check.load().jobs().items()
+        for task in job["tasks"]
+        if "python_wheel_task" in task
+    ]
+
+
+def test_bundle_passes_offline_checks():
+    assert bundle_check.errors() == []
+
+
+def test_cli_and_job_model_pins_agree():
+    """The job model make validate checks against is generated from the CLI version the Makefile installs."""
+    assert importlib.metadata.version("databricks-bundles") == CLI_VERSION
+
+
+def _broken_copy(tmp_path: Path, edit) -> Path:
+    for name in ("databricks.yml", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "resources", tmp_path / "resources")
+    path = tmp_path / "resources" / "ingest.job.yml"
+    doc = yaml.safe_load(path.read_text())
+    config = yaml.safe_load((tmp_path / "databricks.yml").read_text())
+    edit(config, doc["resources"]["jobs"]["ingest"])
+    path.write_text(yaml.safe_dump(doc))
+    (tmp_path / "databricks.yml").write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
+def _task(job: dict) -> dict:
+    return job["tasks"][0]
+
+
+MISTAKES = {
+    "unknown job key": (lambda c, j: j.update(max_concurent_runs=1), "Unexpected field 'max_concurent_runs'"),
+    "bad enum": (lambda c, j: j["schedule"].update(pause_status="STOPPED"), "STOPPED"),
+    "undeclared variable": (
+        lambda c, j: _task(j)["python_wheel_task"]["parameters"].append("${var.nope}"),
+        "variable 'nope' is not declared",
+    ),
+    "variable without value": (lambda c, j: c["targets"]["prod"]["variables"].pop("catalog"), "'catalog' has no value"),
+    "unknown environment": (lambda c, j: _task(j).update(environment_key="gpu"), "environment 'gpu' is not declared"),
+    "unknown entry point": (
+        lambda c, j: _task(j)["python_wheel_task"].update(entry_point="leadscore-nope"),
+        "'leadscore-nope' is not in [project.scripts]",
+    ),
+    "wheel outside dist": (
+        lambda c, j: j["environments"][0]["spec"].update(dependencies=["../build/*.whl"]),
+        "not in the dist/ folder",
+    ),
+    "prod without permissions": (lambda c, j: c["targets"]["prod"].pop("permissions"), "needs permissions"),
+    "two default targets": (lambda c, j: c["targets"]["prod"].update(default=True), "exactly one target"),
+}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_offline_checks_catch(tmp_path, mistake):
+    edit, expected = MISTAKES[mistake]
+    found = bundle_check.errors(_broken_copy(tmp_path, edit))
+    assert any(expected in error for error in found), found
+
+
+def test_schema_check_reports_file_and_path():
+    schema = {"type": "object", "properties": {"bundle": {"type": "object"}}, "additionalProperties": False}
+    found = bundle_check.check_schema(bundle_check.load(), schema)
+    assert "databricks.yml: <root>: Additional properties are not allowed" in found[0]
+
+
+def test_documented_job_cluster_alternative_is_valid(tmp_path):
+    """docs/databricks.md's YAML blocks that define resources pass the same job checks as resources/."""
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "databricks.md").read_text(), re.S)
+    documented = [block for block in blocks if "resources" in (yaml.safe_load(block) or {})]
+    assert documented, "docs/databricks.md shows no resource YAML"
+    for name in ("databricks.yml", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "resources").mkdir()
+    for i, block in enumerate(documented):
+        (tmp_path / "resources" / f"documented_{i}.yml").write_text(block)
+    bundle = bundle_check.load(tmp_path)
+    assert bundle_check.check_jobs(bundle) == []
+
+
+@pytest.mark.parametrize("job", [key for key, _ in wheel_tasks()])
+def test_entry_point_is_declared_and_imports(job):
+    """Each task's entry point is a [project.scripts] console script of the installed package, and loads."""
+    task = dict(wheel_tasks())[job]
+    scripts = importlib.metadata.entry_points(group="console_scripts")
+    matches = [ep for ep in scripts if ep.name == task["entry_point"] and ep.dist.name == task["package_name"]]
+    assert matches, f"{task['entry_point']} is not a console script of {task['package_name']}"
+    assert callable(matches[0].load())
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+@pytest.mark.parametrize("job", [key for key, _ in wheel_tasks()])
+def test_parameters_are_flags_the_job_accepts(job, target):
+    """Resolved for a target, a task's parameters parse with the same parser the local CLI uses."""
+    config = bundle_check.load().config
+    values = {**BUNDLE_VALUES, "bundle.target": target}
+    values |= {f"var.{name}": value for name, value in bundle_check.variable_values(config, target).items()}
+    task = dict(wheel_tasks())[job]
+    module = importlib.metadata.entry_points(group="console_scripts")[task["entry_point"]].module.rsplit(".", 1)[1]
+    commands = {name: command for command, name in cli.COMMANDS.items()}
+    assert module in commands, f"leadscore.jobs.{module} is not a command in leadscore.cli.COMMANDS"
+    command = commands[module]
+    parameters = [bundle_check.resolve(p, values) for p in task["parameters"]]
+    try:
+        args = cli.build_parser().parse_args([command, *parameters])
+    except SystemExit:
+        pytest.fail(f"{job}: `leadscore {command}` rejects {parameters}")
+    assert args.env == target
+
+
+def test_databricks_cli_validates_against_its_schema():
+    """The real CLI's JSON schema accepts every bundle file. Installing the CLI is `make databricks-cli`."""
+    if not DATABRICKS.exists():
+        install = subprocess.run(["make", "--no-print-directory", "databricks-cli"], cwd=ROOT, capture_output=True)
+        if install.returncode != 0:
+            reason = [line for line in install.stderr.decode().splitlines() if line.startswith("go: ")][-1:]
+            message = f"Databricks CLI v{CLI_VERSION} could not be installed (make databricks-cli): {reason}"
+            if os.environ.get("LEADSCORE_REQUIRE_DATABRICKS_CLI"):
+                pytest.fail(message)
+            pytest.skip(message)
+    schema = subprocess.run([DATABRICKS, "bundle", "schema"], cwd=ROOT, capture_output=True, check=True).stdout
+    assert bundle_check.errors(schema=json.loads(schema)) == []
