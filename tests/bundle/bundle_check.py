@@ -100,6 +100,10 @@ def check_structure(bundle: Bundle) -> list[str]:
         errors += [
             f"{path.name}: an included file holds only `resources`, not {key!r}" for key in doc.keys() - {"resources"}
         ]
+    declared = [key for doc in bundle.documents().values() for key in (doc.get("resources") or {}).get("jobs", {})]
+    errors += [
+        f"jobs.{key}: declared in more than one file" for key in sorted(set(declared)) if declared.count(key) > 1
+    ]
     errors += _check_permissions("permissions", config.get("permissions") or [])
     targets = config.get("targets") or {}
     defaults = [name for name, target in targets.items() if (target or {}).get("default")]

@@ -83,6 +83,7 @@ MISTAKES = {
     ),
     "prod without permissions": (lambda c, j: c["targets"]["prod"].pop("permissions"), "needs permissions"),
     "two default targets": (lambda c, j: c["targets"]["prod"].update(default=True), "exactly one target"),
+    "job declared twice": (lambda c, j: c.update(resources={"jobs": {"ingest": j}}), "more than one file"),
 }
 
 
