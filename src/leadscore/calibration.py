@@ -85,7 +85,7 @@ def _categorical(values: list[str], y: np.ndarray) -> dict[str, Any]:
     slot = {v: i for i, v in enumerate(kept)} | {v: len(kept) for v in other}
     index = np.array([slot[v] for v in values])
     width = len(kept) + bool(other)
-    p = [np.bincount(index[y == label], minlength=width) / max((y == label).sum(), 1) for label in (False, True)]
+    p = [np.bincount(index[y == label], minlength=width) / (y == label).sum() for label in (False, True)]
     return {"values": kept, "other": other, "p": [[_round(x) for x in row] for row in p]}
 
 
@@ -123,6 +123,8 @@ def _quantiles(x: np.ndarray, cap: np.ndarray | None, rows: np.ndarray) -> np.nd
         return np.quantile(x[rows], levels)
     seen, capped = x[rows], x[rows] >= cap[rows]
     ordered = np.sort(seen)
+    if capped.all():  # nothing below its cap to estimate from
+        return np.full(QUANTILES, ordered[-1])
     values, events = np.unique(seen[~capped], return_counts=True)
     at_risk = len(seen) - np.searchsorted(ordered, values, side="left")
     below = 1 - np.cumprod(1 - events / at_risk)

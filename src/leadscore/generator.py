@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -60,13 +60,14 @@ class _Model:
 
 
 def _cumulative(p: list[float]) -> np.ndarray:
-    """Normalised cumulative probabilities ending at exactly 1, so every uniform draw in [0, 1) finds a slot."""
+    """Normalised cumulative probabilities, exactly 1 from the last possible value on: every uniform draw in
+    [0, 1) lands on a value, never on one the label did not show (rounding could leave a sliver there)."""
     c = np.cumsum(p) / np.sum(p)
-    c[-1] = 1.0
+    c[np.flatnonzero(p)[-1] :] = 1.0
     return c
 
 
-def compile_profile(profile: dict[str, Any]) -> _Model:
+def _compile(profile: dict[str, Any]) -> _Model:
     deps = profile["dependencies"]
     categorical = {
         name: _Categorical(
@@ -97,10 +98,12 @@ def compile_profile(profile: dict[str, Any]) -> _Model:
 
 @cache
 def _packaged_model() -> _Model:
-    return compile_profile(packaged_profile())
+    return _compile(packaged_profile())
 
 
-def _by_label(y: np.ndarray, per_label: tuple[np.ndarray, np.ndarray], draw) -> np.ndarray:
+def _by_label(
+    y: np.ndarray, per_label: tuple[np.ndarray, np.ndarray], draw: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
     return np.where(y, draw(per_label[1]), draw(per_label[0]))
 
 
@@ -140,7 +143,7 @@ def _format(x: np.ndarray, missing: np.ndarray, decimals: int) -> np.ndarray:
     """The export's number format: 5, 2.5, 2.33 (no trailing zeros); '' where missing."""
     scale = 10**decimals
     whole, fraction = np.divmod(np.rint(x * scale).astype(np.int64), scale)
-    text = whole.astype(str).astype(object)
+    text = np.array(list(map(str, whole.tolist())), dtype=object)
     if decimals:
         digits = np.array([f".{f:0{decimals}d}".rstrip("0").rstrip(".") for f in range(scale)], dtype=object)
         text = text + digits[fraction]
@@ -149,7 +152,7 @@ def _format(x: np.ndarray, missing: np.ndarray, decimals: int) -> np.ndarray:
 
 
 def _uuid4(rng: np.random.Generator, n: int) -> np.ndarray:
-    """UUID4-format strings from the seeded stream (uuid.uuid4 reads the OS's entropy, so it cannot repeat)."""
+    """UUID4-format strings from the seeded stream: uuid.uuid4 reads the OS's entropy, which no seed reproduces."""
     raw = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
     raw[:, 6] = raw[:, 6] & 0x0F | 0x40  # version 4
     raw[:, 8] = raw[:, 8] & 0x3F | 0x80  # RFC 4122 variant
@@ -164,7 +167,7 @@ def _chunk(rng: np.random.Generator, model: _Model, n: int, first_lead_number: i
     y = rng.random(n) < model.conversion_rate
     columns: dict[str, np.ndarray] = {
         IDS[0]: _uuid4(rng, n),
-        IDS[1]: np.arange(first_lead_number, first_lead_number + n).astype(str).astype(object),
+        IDS[1]: np.array([str(i) for i in range(first_lead_number, first_lead_number + n)], dtype=object),
         LABEL: np.where(y, "1", "0").astype(object),
     }
     drawn: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -180,7 +183,7 @@ def _chunk(rng: np.random.Generator, model: _Model, n: int, first_lead_number: i
         band = labels[np.clip(np.searchsorted(scores, x), 0, len(scores) - 1)]
         band[missing] = ""
         columns[index] = band
-    return [list(row) for row in zip(*(columns[name] for name in SOURCE_HEADER), strict=True)]
+    return list(map(list, zip(*(columns[name].tolist() for name in SOURCE_HEADER), strict=True)))
 
 
 def generate_chunks(
@@ -209,6 +212,7 @@ def write_csv(path: str | Path, chunks: Iterable[list[list[str]]]) -> int:
             for chunk in chunks:
                 writer.writerows(chunk)
                 count += len(chunk)
+                del chunk  # else it stays alive while the next one is drawn: two chunks' memory at the peak
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)

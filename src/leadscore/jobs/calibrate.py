@@ -25,7 +25,7 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     if not Path(args.input).is_file():
         raise LeadscoreError(f"--input {args.input} is not a file")
     profile = calibrate(args.input, args.out)
-    return {"input": args.input, "out": args.out, "rows": profile["rows"], "conversion_rate": profile["conversion_rate"]}
+    return {"input": args.input, "out": args.out, "rows": profile["rows"], "conversion": profile["conversion_rate"]}
 
 
 main = entry_point("calibrate")
