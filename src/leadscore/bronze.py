@@ -8,13 +8,16 @@ a CSV-aware regular expression in the JVM: no Python on the hot path.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery
 
 from leadscore.config import Config
+from leadscore.errors import LeadscoreError
 from leadscore.schema import RAW_NAMES, SOURCE_HEADER
 from leadscore.streams import trigger
 
@@ -23,6 +26,9 @@ FIELD_COUNT = len(RAW_NAMES)
 _FIELD = r'"(?:[^"]|"")*+"|[^,"][^,]*+|'
 LINE_PATTERN = rf"^(?:{_FIELD})(?:,(?:{_FIELD}))*+$"
 FIELDS_PATTERN = rf"(?:^|,)({_FIELD})"
+# Over the raw fields joined by \u0001: a field that does not open with a quote but holds one.
+STRAY_QUOTE_PATTERN = '(?:^|\u0001)[^"\u0001][^\u0001]*"'
+
 # What Spark's binaryFile source gives for each file.
 BINARY_FILE_SCHEMA = T.StructType(
     [
@@ -32,7 +38,7 @@ BINARY_FILE_SCHEMA = T.StructType(
         T.StructField("content", T.BinaryType()),
     ]
 )
-REPLACEMENT_CHARACTER = "\ufffd"  # what decoding puts where bytes were not UTF-8
+REPLACEMENT_CHARACTER = "\ufffd"  # what make_valid_utf8 puts where bytes were not UTF-8
 BRONZE_METADATA = (
     "_source_file", "_file_modification_time", "_line_number", "_row_hash",
     "_rescued_data", "_parse_error", "_repair", "_ingested_at",
@@ -41,9 +47,12 @@ BRONZE_METADATA = (
 
 def _fields(text: Column) -> Column:
     """The line's fields, unquoted."""
-    raw = F.regexp_extract_all(text, F.lit(FIELDS_PATTERN), F.lit(1))
+    return _unquoted(F.regexp_extract_all(text, F.lit(FIELDS_PATTERN), F.lit(1)))
+
+
+def _unquoted(raw_fields: Column) -> Column:
     return F.transform(
-        raw,
+        raw_fields,
         lambda f: F.when(
             f.startswith('"'), F.replace(F.substring(f, F.lit(2), F.length(f) - 2), F.lit('""'), F.lit('"'))
         ).otherwise(f),
@@ -52,9 +61,9 @@ def _fields(text: Column) -> Column:
 
 def _without_trailing_empties(fields: Column) -> Column:
     """Drops empty fields after the 37th: what trailing delimiters leave."""
+    extra = F.slice(fields, FIELD_COUNT + 1, 1 << 30)
     return F.when(
-        (F.size(fields) > FIELD_COUNT) & F.forall(F.slice(fields, FIELD_COUNT + 1, 1 << 30), lambda f: f == ""),
-        F.slice(fields, 1, FIELD_COUNT),
+        (F.size(fields) > FIELD_COUNT) & (F.concat_ws("", extra) == ""), F.slice(fields, 1, FIELD_COUNT)
     ).otherwise(fields)
 
 
@@ -70,65 +79,62 @@ def _first_difference(expected: Column, found: Column) -> Column:
 def split_files(files: DataFrame) -> DataFrame:
     """binaryFile rows (path, modificationTime, length, content) -> one row per data line, numbered from 1 = header.
 
-    Fails the query, naming the file (and line), on an empty file, bytes that are not UTF-8, or another header.
+    Fails the query, naming the file (and line), on bytes that are not UTF-8, another header, or no rows.
+    Each step is its own projection so that Spark splits a file once, not once per line.
     """
-    path = F.col("path")
-    text = F.decode(F.col("content"), "UTF-8")
-    lines = F.split(text, "\n")
-    bad_line = F.array_position(F.transform(lines, lambda line: F.instr(line, REPLACEMENT_CHARACTER) > 0), True)
+    path, lines = F.col("path"), F.col("_lines")
+    expected = F.array(*[F.lit(h) for h in SOURCE_HEADER])
+    split = files.select(
+        "path",
+        "modificationTime",
+        "length",
+        "content",
+        F.split(F.make_valid_utf8(F.col("content").cast("string")), "\n").alias("_lines"),
+    )
     header = F.regexp_replace(F.regexp_replace(lines[0], "^\ufeff", ""), "\r$", "")
-    header_fields = _without_trailing_empties(_fields(header))
-    differs_at = _first_difference(F.array(*[F.lit(h) for h in SOURCE_HEADER]), header_fields)
-    expected_at = F.coalesce(F.try_element_at(F.array(*[F.lit(h) for h in SOURCE_HEADER]), differs_at), F.lit("(none)"))
-    found_at = F.coalesce(F.try_element_at(header_fields, differs_at), F.lit("(none)"))
-    data_lines = F.size(lines) - F.when(F.element_at(lines, -1) == "", 2).otherwise(1)
+    with_header = split.select("*", _without_trailing_empties(_fields(header)).alias("_header"))
+    measured = with_header.select(
+        "*",
+        _first_difference(expected, F.col("_header")).alias("_differs_at"),
+        (F.size(lines) - F.when(F.element_at(lines, -1) == "", 2).otherwise(1)).alias("_data_lines"),
+    )
+    differs_at = F.col("_differs_at")
+    bad_line = F.array_position(F.transform(lines, lambda line: F.instr(line, REPLACEMENT_CHARACTER) > 0), True)
+    found = F.coalesce(F.try_element_at(F.col("_header"), differs_at), F.lit("(none)"))
+    wanted = F.coalesce(F.try_element_at(expected, differs_at), F.lit("(none)"))
+
+    def fail(*message: Column) -> Column:
+        return F.raise_error(F.concat(F.lit("file "), F.regexp_replace(path, "^file:", ""), *message))
+
     checked = (
-        F.when(F.col("length") == 0, F.raise_error(F.concat(F.lit("file "), path, F.lit(" is empty"))))
-        .when(
-            ~F.is_valid_utf8(F.col("content")),
-            F.raise_error(
-                F.concat(
-                    F.lit("file "),
-                    path,
-                    F.lit(": line "),
-                    bad_line.cast("string"),
-                    F.lit(" has bytes that are not UTF-8"),
-                )
-            ),
+        F.when(
+            ~F.is_valid_utf8(F.col("content").cast("string")),
+            fail(F.lit(": line "), bad_line.cast("string"), F.lit(" has bytes that are not UTF-8")),
         )
         .when(
             differs_at.isNotNull(),
-            F.raise_error(
-                F.concat(
-                    F.lit("file "),
-                    path,
-                    F.lit(": line 1 is not the lead export's header: column "),
-                    differs_at.cast("string"),
-                    F.lit(" is '"),
-                    found_at,
-                    F.lit("' where '"),
-                    expected_at,
-                    F.lit("' was expected"),
-                )  # fmt: skip
-            ),
+            fail(
+                F.lit(": line 1 is not the lead export's header: column "),
+                differs_at.cast("string"),
+                F.lit(" is '"),
+                found,
+                F.lit("' where '"),
+                wanted,
+                F.lit("' was expected"),
+            ),  # fmt: skip
         )
-        .when(data_lines < 1, F.raise_error(F.concat(F.lit("file "), path, F.lit(" has a header but no lead rows"))))
-        .otherwise(lines)
+        .when(F.col("_data_lines") < 1, fail(F.lit(" has a header but no lead rows")))
+        .otherwise(F.slice(lines, 2, F.col("_data_lines")))
     )
-    return (
-        files.select(
-            path.alias("_source_file"),
-            F.col("modificationTime").alias("_file_modification_time"),
-            F.posexplode(checked).alias("_position", "_line"),
-            data_lines.alias("_data_lines"),
-        )
-        .where((F.col("_position") >= 1) & (F.col("_position") <= F.col("_data_lines")))
-        .select(
-            "_source_file",
-            "_file_modification_time",
-            (F.col("_position") + 1).cast("long").alias("_line_number"),
-            F.regexp_replace("_line", "\r$", "").alias("_line"),
-        )
+    return measured.select(
+        path.alias("_source_file"),
+        F.col("modificationTime").alias("_file_modification_time"),
+        F.posexplode(checked).alias("_position", "_line"),
+    ).select(
+        "_source_file",
+        "_file_modification_time",
+        (F.col("_position") + 2).cast("long").alias("_line_number"),
+        F.rtrim("_line", F.lit("\r")).alias("_line"),
     )
 
 
@@ -136,48 +142,75 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     """Lines -> the 37 raw string columns; a line that cannot be split into them keeps its text in `_rescued_data`.
 
     Repairs only what is unambiguous, and says so in `_repair`: extra trailing delimiters, and a stray quote
-    inside an unquoted field (kept as text).
+    inside an unquoted field (kept as text). Staged projections keep each regular expression to one pass a line,
+    and only lines holding a quote pay for the CSV-aware path.
     """
     line = F.col("_line")
-    well_quoted = line.rlike(LINE_PATTERN)
-    all_fields = _fields(line)
-    fields = _without_trailing_empties(all_fields)
-    extra_delimiters = F.size(all_fields) - F.greatest(F.size(fields), F.lit(FIELD_COUNT + 1))
-    stray_quote = F.exists(
-        F.regexp_extract_all(line, F.lit(FIELDS_PATTERN), F.lit(1)), lambda f: ~f.startswith('"') & f.contains('"')
+    quoted = F.instr(line, '"') > 0
+    raw_fields = F.regexp_extract_all(line, F.lit(FIELDS_PATTERN), F.lit(1))
+    split = lines.select(
+        "*",
+        (~quoted | line.rlike(LINE_PATTERN)).alias("_well_quoted"),
+        F.when(quoted, raw_fields).alias("_raw_fields"),
     )
-    parsed = well_quoted & (F.size(fields) == FIELD_COUNT)
-    repairs = F.array_compact(
-        F.array(
-            F.when(
-                extra_delimiters > 0,
-                F.concat(F.lit("removed "), extra_delimiters.cast("string"), F.lit(" extra trailing delimiter(s)")),
-            ),
-            F.when(stray_quote, F.lit("kept a stray quote inside an unquoted field as text")),
-        )
+    unquoted = split.select(
+        "*",
+        F.coalesce(F.array_join("_raw_fields", "\u0001").rlike(STRAY_QUOTE_PATTERN), F.lit(False)).alias(
+            "_stray_quote"
+        ),
+        F.when(quoted, _unquoted(F.col("_raw_fields"))).otherwise(F.split(line, ",", -1)).alias("_all_fields"),
     )
-    error = (
-        F.when(~well_quoted, F.lit("broken quoting: a quoted field is not closed or is followed by text"))
-        .otherwise(F.concat(F.lit(f"expected {FIELD_COUNT} fields, found "), F.size(fields).cast("string")))
-    )  # fmt: skip
-    values = [F.when(parsed, fields[i]).alias(name) for i, name in enumerate(RAW_NAMES)]
-    return lines.select(
+    trimmed = unquoted.select("*", _without_trailing_empties(F.col("_all_fields")).alias("_fields"))
+    fields, well_quoted = F.col("_fields"), F.col("_well_quoted")
+    judged = trimmed.select(
+        "*",
+        (well_quoted & (F.size(fields) == FIELD_COUNT)).alias("_parsed"),
+        (F.size("_all_fields") - F.greatest(F.size(fields), F.lit(FIELD_COUNT + 1))).alias("_extra_delimiters"),
+    )
+    parsed, extra = F.col("_parsed"), F.col("_extra_delimiters")
+    repairs = F.concat_ws(
+        "; ",
+        F.when(extra > 0, F.concat(F.lit("removed "), extra.cast("string"), F.lit(" extra trailing delimiter(s)"))),
+        F.when(F.col("_stray_quote"), F.lit("kept a stray quote inside an unquoted field as text")),
+    )
+    error = F.when(
+        ~well_quoted, F.lit("broken quoting: a quoted field is not closed or is followed by text")
+    ).otherwise(F.concat(F.lit(f"expected {FIELD_COUNT} fields, found "), F.size(fields).cast("string")))
+    content = F.when(parsed, F.concat_ws("\u0001", *[fields[i] for i in range(FIELD_COUNT)])).otherwise(line)
+    return judged.select(
         "_source_file",
         "_file_modification_time",
         "_line_number",
-        *values,
-        F.sha2(
-            F.when(parsed, F.concat_ws("\u0001", *[fields[i] for i in range(FIELD_COUNT)])).otherwise(line), 256
-        ).alias("_row_hash"),
+        *[F.when(parsed, fields[i]).alias(name) for i, name in enumerate(RAW_NAMES)],
+        F.md5(content).alias("_row_hash"),
         F.when(~parsed, line).alias("_rescued_data"),
         F.when(~parsed, error).alias("_parse_error"),
-        F.when(parsed & (F.size(repairs) > 0), F.array_join(repairs, "; ")).alias("_repair"),
+        F.when(parsed, F.nullif(repairs, F.lit(""))).alias("_repair"),
         F.current_timestamp().alias("_ingested_at"),
     )
 
 
 def to_bronze(files: DataFrame) -> DataFrame:
     return parse_lines(split_files(files))
+
+
+def check_landing(spark: SparkSession, source: str) -> None:
+    """A missing landing path is an error, not an empty run; so is an empty export, which Spark's file sources
+    would skip without a word."""
+    if "://" in source:
+        try:
+            spark.read.format("binaryFile").load(source).select("path").limit(1).collect()
+        except AnalysisException as error:
+            if "PATH_NOT_FOUND" in str(error):
+                raise LeadscoreError(f"source not found: {source}") from None
+            raise
+        return
+    path = Path(source)
+    if not path.exists():
+        raise LeadscoreError(f"source not found: {source}")
+    for file in [path] if path.is_file() else sorted(path.glob("*.csv")):
+        if file.stat().st_size == 0:
+            raise LeadscoreError(f"file {file} is empty")
 
 
 def read_landing(spark: SparkSession, source: str, max_files_per_trigger: int | None) -> DataFrame:

@@ -5,26 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from leadscore import bronze, silver
 from leadscore.config import Config
-from leadscore.errors import LeadscoreError
 from leadscore.streams import await_query, progress_logged
 
 log = logging.getLogger("leadscore")
-
-
-def check_source(spark: SparkSession, source: str) -> None:
-    """A missing landing path is an error, not an empty run."""
-    try:
-        spark.read.format("binaryFile").load(source).select("path").limit(1).collect()
-    except AnalysisException as error:
-        if "PATH_NOT_FOUND" in str(error):
-            raise LeadscoreError(f"source not found: {source}") from None
-        raise
 
 
 def run_counts(spark: SparkSession, config: Config, since: datetime) -> dict[str, int]:
@@ -49,7 +37,7 @@ def run_counts(spark: SparkSession, config: Config, since: datetime) -> dict[str
 
 
 def ingest(spark: SparkSession, config: Config, source: str) -> dict[str, int]:
-    check_source(spark, source)
+    bronze.check_landing(spark, source)
     since = datetime.now(UTC)
     bronze.create_table(spark, config)
     with progress_logged(spark):

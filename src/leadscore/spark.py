@@ -91,7 +91,7 @@ def get_spark(settings: SparkSettings, app_name: str = "leadscore") -> SparkSess
     else:  # no Maven-resolved jars: let Spark's own resolver fetch them
         builder = builder.config("spark.jars.packages", ",".join(delta_artifacts()))
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    spark.sparkContext.setLogLevel("FATAL")  # failures reach the caller as exceptions; no task stack traces
     return spark
 
 

@@ -22,9 +22,18 @@ def trigger(writer: DataStreamWriter, available_now: bool, seconds: float) -> Da
 
 
 def user_error(error: BaseException) -> LeadscoreError | None:
-    """The message a `raise_error` in a query raised (bad input named by file and line), if that is what failed."""
-    match = _USER_ERROR.search(str(error))
-    return LeadscoreError(match.group(1)) if match else None
+    """The message a `raise_error` in a query raised (bad input named by file and line), if that is what failed.
+
+    A task's failure arrives wrapped (a failed write, a failed stream): the message sits in the JVM cause chain.
+    """
+    messages, cause = [str(error)], getattr(error, "_origin", None)
+    while cause is not None:
+        messages.append(str(cause.getMessage()))
+        cause = cause.getCause()
+    for message in messages:
+        if match := _USER_ERROR.search(message):
+            return LeadscoreError(match.group(1))
+    return None
 
 
 def await_query(query: StreamingQuery) -> StreamingQuery:

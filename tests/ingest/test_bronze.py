@@ -1,0 +1,102 @@
+"""Bronze parsing as pure transforms: lines in, raw columns or rescued text out."""
+
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.errors import PySparkException
+
+from leadscore import bronze
+from leadscore.schema import RAW_NAMES, SOURCE_HEADER
+
+HEADER = ",".join(SOURCE_HEADER) + ","
+FIELDS = [f"v{i}" for i in range(len(RAW_NAMES))]
+
+
+def lines_frame(spark, *lines: str):
+    rows = [("f.csv", None, n + 2, line) for n, line in enumerate(lines)]
+    return spark.createDataFrame(
+        rows, "_source_file string, _file_modification_time timestamp, _line_number long, _line string"
+    )
+
+
+def parsed(spark, *lines: str):
+    return bronze.parse_lines(lines_frame(spark, *lines)).drop("_ingested_at", "_file_modification_time")
+
+
+def test_plain_and_trailing_delimiter_lines_parse_into_the_37_columns(spark):
+    out = parsed(spark, ",".join(FIELDS), ",".join(FIELDS) + ",").select(*RAW_NAMES, "_rescued_data", "_repair")
+    expected = spark.createDataFrame([(*FIELDS, None, None)] * 2, out.schema)
+    assert_df_equality(out, expected)
+
+
+def test_quoted_fields_keep_delimiters_and_escaped_quotes(spark):
+    fields = list(FIELDS)
+    fields[12] = '"Banking, Investment And Insurance"'
+    fields[24] = '"Will revert, ""soon"""'
+    row = parsed(spark, ",".join(fields) + ",").first()
+    assert row["Specialization"] == "Banking, Investment And Insurance"
+    assert row["Tags"] == 'Will revert, "soon"'
+    assert row["_rescued_data"] is None and row["_repair"] is None
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        (",".join(FIELDS[:20]), "expected 37 fields, found 20"),
+        (",".join(FIELDS[:3] + ["x,y"] + FIELDS[4:]) + ",", "expected 37 fields, found 39"),
+        (",".join(FIELDS[:10] + ['"open'] + FIELDS[11:]), "broken quoting"),
+        ("", "expected 37 fields, found 1"),
+    ],
+)
+def test_unparseable_lines_land_rescued_with_their_text_and_reason(spark, line, error):
+    row = parsed(spark, line).first()
+    assert row["_rescued_data"] == line
+    assert error in row["_parse_error"]
+    assert all(row[name] is None for name in RAW_NAMES)
+    assert row["_row_hash"] is not None
+
+
+def test_unambiguous_damage_is_repaired_and_said(spark):
+    stray = list(FIELDS)
+    stray[11] = 'Ind"ia'
+    extra, quote = parsed(spark, ",".join(FIELDS) + ",,,", ",".join(stray) + ",").orderBy("_line_number").collect()
+    assert extra["_repair"] == "removed 2 extra trailing delimiter(s)"
+    assert [extra[name] for name in RAW_NAMES] == FIELDS
+    assert quote["_repair"] == "kept a stray quote inside an unquoted field as text"
+    assert quote["Country"] == 'Ind"ia'
+
+
+def test_row_hash_identifies_content_not_position(spark):
+    rows = parsed(spark, ",".join(FIELDS) + ",", ",".join(FIELDS), ",".join(FIELDS[:-1] + ["other"])).collect()
+    assert rows[0]["_row_hash"] == rows[1]["_row_hash"] != rows[2]["_row_hash"]
+
+
+def files_frame(spark, content: bytes, path: str = "file:/landing/a.csv"):
+    return spark.createDataFrame([(path, None, len(content), bytearray(content))], bronze.BINARY_FILE_SCHEMA)
+
+
+def test_split_files_numbers_lines_from_the_header_and_drops_crlf(spark):
+    content = f"{HEADER}\r\nfirst\r\nsecond\r\n".encode()
+    out = bronze.split_files(files_frame(spark, content)).select("_line_number", "_line")
+    assert_df_equality(out, spark.createDataFrame([(2, "first"), (3, "second")], out.schema))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (f"{HEADER}\r\n".encode(), "file /landing/a.csv has a header but no lead rows"),
+        (
+            f"{HEADER}\r\nok\r\nbad \xff byte\r\n".encode("latin-1"),
+            "file /landing/a.csv: line 3 has bytes that are not UTF-8",
+        ),
+        (
+            HEADER.replace("Lead Source", "Channel").encode() + b"\r\nrow\r\n",
+            "line 1 is not the lead export's header: column 4 is 'Channel' where 'Lead Source' was expected",
+        ),
+    ],
+)
+def test_bad_files_fail_the_query_naming_file_and_line(spark, content, message):
+    with pytest.raises(PySparkException, match="USER_RAISED_EXCEPTION") as raised:
+        bronze.split_files(files_frame(spark, content)).collect()
+    assert message in str(raised.value)

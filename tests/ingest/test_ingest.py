@@ -1,0 +1,172 @@
+"""Landing -> bronze -> silver end to end: exactly once per file, every row accounted for, bad input refused whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from tests.conftest import config_for, load_fixture
+
+from leadscore import cli
+from leadscore.errors import LeadscoreError
+from leadscore.generator import generate
+from leadscore.ingest import ingest
+
+OUTCOMES = ("silver_leads", "quarantine", "duplicates")
+
+
+def landing(folder: Path, *fixtures: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in fixtures:
+        shutil.copy(load_fixture(name), folder / name)
+    return folder
+
+
+def table_counts(spark, config) -> dict[str, int]:
+    return {t: config.table(t).read(spark).count() for t in ("bronze_leads", *OUTCOMES)}
+
+
+def assert_every_row_accounted_for(spark, config) -> None:
+    counts = table_counts(spark, config)
+    assert counts["bronze_leads"] == sum(counts[t] for t in OUTCOMES)
+    for logical in ("bronze_leads", *OUTCOMES):
+        rows = config.table(logical).read(spark)
+        assert rows.count() == rows.select("_source_file", "_line_number").distinct().count(), (
+            f"{logical} repeats a row"
+        )
+
+
+def test_malformed_rows_are_all_accounted_for(spark, config, tmp_path):
+    result = ingest(spark, config, str(landing(tmp_path / "in", "malformed_rows.csv")))
+    assert result == {
+        "files": 1, "rows_read": 18, "bronze": 18, "silver": 10, "quarantined": 7, "duplicates": 1, "repaired": 2,
+    }  # fmt: skip
+    assert_every_row_accounted_for(spark, config)
+    quarantined = {
+        r["_line_number"]: r["_failed_expectations"]
+        for r in config.table("quarantine").read(spark).select("_line_number", "_failed_expectations").collect()
+    }
+    assert quarantined[8][0] == "row_parsed"
+    assert quarantined[14] == ["total_visits_is_number"]
+    assert quarantined[15] == ["opted_out_email_is_yes_or_no", "contacted_agent_is_0_or_1"]
+    assert quarantined[16] == ["prospect_id_present"]
+    assert config.table("duplicates").read(spark).first()["_line_number"] == 17
+
+
+def test_rerun_ingests_nothing_twice_and_new_files_once(spark, config, tmp_path):
+    folder = landing(tmp_path / "in", "generated_small.csv")
+    first = ingest(spark, config, str(folder))
+    assert (first["files"], first["bronze"], first["silver"]) == (1, 300, 300)
+    assert ingest(spark, config, str(folder)) == dict.fromkeys(first, 0)
+
+    landing(folder, "malformed_rows.csv")
+    third = ingest(spark, config, str(folder))
+    assert (third["files"], third["bronze"]) == (1, 18)
+    assert table_counts(spark, config)["bronze_leads"] == 318
+    assert_every_row_accounted_for(spark, config)
+
+
+def test_a_redelivered_file_is_counted_as_duplicates(spark, config, tmp_path):
+    folder = landing(tmp_path / "in", "generated_small.csv")
+    ingest(spark, config, str(folder))
+    shutil.copy(folder / "generated_small.csv", folder / "generated_small_again.csv")
+    again = ingest(spark, config, str(folder))
+    assert (again["bronze"], again["silver"], again["duplicates"]) == (300, 0, 300)
+    assert_every_row_accounted_for(spark, config)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "message"),
+    [
+        ("bad_empty.csv", "bad_empty.csv is empty"),
+        ("bad_header_only.csv", "bad_header_only.csv has a header but no lead rows"),
+        ("bad_other_header.csv", "bad_other_header.csv: line 1 is not the lead export's header: column 4"),
+        ("bad_not_utf8.csv", "bad_not_utf8.csv: line 3 has bytes that are not UTF-8"),
+    ],
+)
+def test_a_bad_file_stops_the_run_and_nothing_is_committed(spark, config, tmp_path, fixture, message):
+    folder = landing(tmp_path / "in", "generated_small.csv", fixture)
+    with pytest.raises(LeadscoreError, match=message):
+        ingest(spark, config, str(folder))
+    bronze = config.table("bronze_leads")
+    assert not bronze.exists(spark) or bronze.read(spark).count() == 0
+    assert not any(config.table(t).exists(spark) for t in OUTCOMES)
+
+
+def test_a_missing_source_is_an_error(spark, config, tmp_path):
+    with pytest.raises(LeadscoreError, match="source not found: .*nowhere"):
+        ingest(spark, config, str(tmp_path / "nowhere"))
+
+
+def test_one_file_can_be_ingested_on_its_own(spark, config, tmp_path):
+    folder = landing(tmp_path / "in", "generated_small.csv", "malformed_rows.csv")
+    result = ingest(spark, config, str(folder / "malformed_rows.csv"))
+    assert (result["files"], result["bronze"]) == (1, 18)
+
+
+def test_the_real_sample_loses_no_row(spark, config, real_sample):
+    result = ingest(spark, config, str(real_sample))
+    assert result["bronze"] == 7374
+    assert result["silver"] + result["quarantined"] + result["duplicates"] == 7374
+    assert result["silver"] + result["quarantined"] == 7374
+    assert_every_row_accounted_for(spark, config)
+
+
+def test_cli_prints_the_counts_as_its_last_line(spark, tmp_path, capsys):
+    folder = landing(tmp_path / "in", "malformed_rows.csv")
+    assert cli.main(["ingest", "--source", str(folder), "--lakehouse", str(tmp_path / "lh")]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bronze"] == 18
+
+
+def test_cli_names_the_bad_file_and_exits_non_zero(spark, tmp_path, capsys):
+    folder = landing(tmp_path / "in", "bad_not_utf8.csv")
+    assert cli.main(["ingest", "--source", str(folder), "--lakehouse", str(tmp_path / "lh")]) == 2
+    assert "bad_not_utf8.csv: line 3 has bytes that are not UTF-8" in capsys.readouterr().err
+
+
+def stable_view(spark, config, logical):
+    """A table's rows without the times a run stamps on them."""
+    rows = config.table(logical).read(spark)
+    return rows.drop(*[c for c in rows.columns if c in ("_ingested_at", "_processed_at")])
+
+
+@pytest.mark.parametrize("kill_after", ["bronze/leads", "silver/leads"])
+def test_ingest_killed_mid_way_loses_and_duplicates_nothing(spark, tmp_path, kill_after):
+    folder = tmp_path / "in"
+    generate(rows=3000, seed=11, files=3, out_dir=folder)
+    killed, clean = config_for(tmp_path / "killed"), config_for(tmp_path / "clean")
+
+    command = [
+        sys.executable,
+        "-m",
+        "leadscore.cli",
+        "ingest",
+        "--source",
+        str(folder),
+        "--lakehouse",
+        killed.lakehouse,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first_commit = Path(killed.lakehouse) / kill_after / "_delta_log" / f"{1:020d}.json"
+    deadline = time.monotonic() + 300
+    while not first_commit.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert first_commit.exists(), "the run ended before the kill point"
+
+    ingest(spark, killed, str(folder))
+    ingest(spark, clean, str(folder))
+    assert_every_row_accounted_for(spark, killed)
+    for logical in ("bronze_leads", *OUTCOMES):
+        assert_df_equality(
+            stable_view(spark, killed, logical), stable_view(spark, clean, logical), ignore_row_order=True
+        )
