@@ -61,8 +61,9 @@ def classify(typed: DataFrame, seen: DataFrame) -> DataFrame:
         .groupBy("_row_hash")
         .agg(F.collect_set("_seen_at").alias("_seen_at"))
     )
+    seen_at = F.coalesce("_seen_at", F.array())
     here = F.struct("_source_file", "_line_number")
-    redelivered = F.exists(F.coalesce("_seen_at", F.array()), lambda at: at != here)
+    redelivered = F.size(seen_at) > F.when(F.array_contains(seen_at, here), 1).otherwise(0)
     quarantined = failed("quarantine")
     return (
         typed.withColumn("_first_in_batch", F.row_number().over(first) == 1)
