@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "calibrate",
     "generate": "generate",
     "ingest": "ingest",
+    "simulate": "simulate",
 }
 
 log = logging.getLogger("leadscore")
