@@ -22,6 +22,10 @@ COMMANDS: dict[str, str] = {
     "generate": "generate",
     "ingest": "ingest",
     "simulate": "simulate",
+    "history": "history",
+    "scores": "scores",
+    "diff": "diff",
+    "queue": "agent_queue",
 }
 
 log = logging.getLogger("leadscore")

@@ -1,0 +1,32 @@
+"""List the hot leads to call now, highest score first; never a lead that opted out of calls.
+
+Reads gold.lead_scores as it is: the stream keeps it current. (Not named queue.py: spark-submit puts this folder
+first on sys.path, where a queue.py would stand in for the standard library's.)
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from leadscore.cli import entry_point
+from leadscore.config import Config
+from leadscore.errors import LeadscoreError
+from leadscore.spark import get_spark
+from leadscore.timetravel import FORMATS, agent_queue, emit, read_as_of, rows_of
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--top", type=int, default=10, help="leads to list (default: 10)")
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+
+
+def run(args: argparse.Namespace, config: Config) -> dict:
+    if args.top < 1:
+        raise LeadscoreError(f"--top must be at least 1, not {args.top}")
+    spark = get_spark(config.spark, "leadscore-queue")
+    table = config.table("lead_scores")
+    queue = agent_queue(read_as_of(spark, table), args.top)
+    return emit(rows_of(queue), queue.columns, args.format, {"table": table.sql_name, "top": args.top})
+
+
+main = entry_point("queue")

@@ -1,0 +1,32 @@
+"""List the versions of gold.lead_scores, newest first: when, which operation, how many leads inserted and updated.
+
+Each stream micro-batch is one MERGE, so one version; `leadscore scores --version N` reads any of them back and
+`leadscore diff` compares two.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from leadscore.cli import entry_point
+from leadscore.config import Config
+from leadscore.errors import LeadscoreError
+from leadscore.spark import get_spark
+from leadscore.timetravel import HISTORY_COLUMNS, history, render
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", type=int, default=20, help="newest versions to list (default: 20)")
+
+
+def run(args: argparse.Namespace, config: Config) -> dict:
+    if args.limit < 1:
+        raise LeadscoreError(f"--limit must be at least 1, not {args.limit}")
+    spark = get_spark(config.spark, "leadscore-history")
+    table = config.table("lead_scores")
+    versions = history(spark, table, args.limit)
+    print(render(versions, HISTORY_COLUMNS, "table"), end="", flush=True)
+    return {"table": table.sql_name, "versions": versions}
+
+
+main = entry_point("history")

@@ -1,0 +1,48 @@
+"""Show lead scores as they are now, or as they were at a version or a time (Delta time travel).
+
+Highest score first. --format table shows what an agent reads; csv and json carry every column. The last line is
+one JSON object in every format: with json it holds the rows, otherwise the row count.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from leadscore.cli import entry_point
+from leadscore.config import Config
+from leadscore.errors import LeadscoreError
+from leadscore.spark import get_spark
+from leadscore.timetravel import FORMATS, SCORE_VIEW, as_of_text, emit, read_as_of, rows_of, select_scores
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    as_of = parser.add_mutually_exclusive_group()
+    as_of.add_argument("--version", type=int, help="the table as it was at this version (see `leadscore history`)")
+    as_of.add_argument(
+        "--timestamp", help="the table as it was at this time, in the session time zone: '2025-01-31 12:00:00'"
+    )
+    parser.add_argument("--lead", help="one lead: its prospect ID or lead number")
+    parser.add_argument("--top", type=int, help="only the K highest scores")
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+
+
+def run(args: argparse.Namespace, config: Config) -> dict:
+    if args.top is not None and args.top < 1:
+        raise LeadscoreError(f"--top must be at least 1, not {args.top}")
+    spark = get_spark(config.spark, "leadscore-scores")
+    table = config.table("lead_scores")
+    scores = select_scores(read_as_of(spark, table, args.version, args.timestamp), args.lead, args.top)
+    rows = rows_of(scores)
+    if args.lead is not None and not rows:
+        raise LeadscoreError(f"no lead {args.lead} in {table.logical}{as_of_text(args.version, args.timestamp)}")
+    summary = {
+        "table": table.sql_name,
+        "version": args.version,
+        "timestamp": args.timestamp,
+        "lead": args.lead,
+        "top": args.top,
+    }
+    return emit(rows, scores.columns, args.format, summary, SCORE_VIEW)
+
+
+main = entry_point("scores")
