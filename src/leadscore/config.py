@@ -59,6 +59,7 @@ class Config:
     schema: str | None
     checkpoints: str
     models: str
+    landing: str
     spark: SparkSettings
     stream: StreamSettings
     model: ModelSettings
@@ -135,6 +136,7 @@ def load_config(
         schema=raw.get("schema"),
         checkpoints=str(raw.get("checkpoints") or f"{lakehouse}/_checkpoints"),
         models=str(raw.get("models") or f"{lakehouse}/models"),
+        landing=str(raw.get("landing") or f"{lakehouse}/landing"),
         spark=SparkSettings(**raw["spark"]),
         stream=StreamSettings(**raw["stream"]),
         model=model,
