@@ -13,7 +13,7 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from conftest import load_fixture
+from tests.conftest import load_fixture
 from leadscore.spark import DELTA_CATALOG, DELTA_EXTENSION, local_jars
 
 ROOT = Path(__file__).resolve().parents[2]

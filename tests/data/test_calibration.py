@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import load_fixture
+from tests.conftest import load_fixture
 from leadscore.calibration import build_profile, packaged_profile, read_export, to_json
 from leadscore.cli import main
 from leadscore.errors import LeadscoreError

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import OneHotEncoder
 
-from conftest import load_fixture
+from tests.conftest import load_fixture
 from leadscore.cli import main
 from leadscore.errors import LeadscoreError
 from leadscore.generator import FIRST_LEAD_NUMBER, generate, generate_chunks, split_rows, write_csv
