@@ -34,7 +34,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check src tests
 
 demo: setup
-	$(VENV)/bin/leadscore demo --lakehouse $(LAKEHOUSE)
+	$(VENV)/bin/leadscore demo --fresh --lakehouse $(LAKEHOUSE)
 
 # Installs the pinned CLI once; a no-op while .cache holds it. `go install` names the binary after the module (cli).
 databricks-cli: $(DATABRICKS)

@@ -21,11 +21,15 @@ COMMANDS: dict[str, str] = {
     "calibrate": "calibrate",
     "generate": "generate",
     "ingest": "ingest",
+    "score-batch": "score_batch",
+    "train": "train",
     "simulate": "simulate",
     "history": "history",
     "scores": "scores",
     "diff": "diff",
     "queue": "agent_queue",
+    "stream": "stream",
+    "demo": "demo",
 }
 
 log = logging.getLogger("leadscore")
@@ -45,7 +49,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from(args: argparse.Namespace) -> Config:
     overrides = {key: getattr(args, key, None) for key in ("lakehouse", "catalog", "schema", "checkpoints", "models")}
-    overrides.update(getattr(args, "config_overrides", lambda: {})())
+    overrides.update(getattr(args, "config_overrides", lambda _: {})(args))
     return load_config(args.env, args.conf_dir, overrides)
 
 

@@ -35,7 +35,7 @@ def local_jars() -> list[Path]:
 def fetch_jars() -> list[Path]:
     """Resolves the Delta jars with Maven into jars_dir(); a no-op when they are there already."""
     jars = local_jars()
-    missing = [coord for coord, jar in zip(delta_artifacts(), jars) if not jar.is_file()]
+    missing = [coord for coord, jar in zip(delta_artifacts(), jars, strict=True) if not jar.is_file()]
     if missing:
         jars_dir().mkdir(parents=True, exist_ok=True)
         for coord in missing:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from tests.conftest import load_fixture
 from leadscore.spark import DELTA_CATALOG, DELTA_EXTENSION, local_jars
+from tests.conftest import load_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMIT = ROOT / "src" / "leadscore" / "jobs" / "submit.py"

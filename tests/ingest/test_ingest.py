@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
-from tests.conftest import config_for, load_fixture
 
 from leadscore import cli
 from leadscore.errors import LeadscoreError
 from leadscore.generator import generate
 from leadscore.ingest import ingest
+from tests.conftest import config_for, load_fixture
 
 OUTCOMES = ("silver_leads", "quarantine", "duplicates")
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
-from tests.conftest import config_for, load_fixture
 
 from leadscore import simulate
 from leadscore.calibration import packaged_profile, read_export
@@ -22,6 +21,7 @@ from leadscore.gold import latest_per_lead
 from leadscore.ingest import ingest
 from leadscore.schema import SOURCE_HEADER
 from leadscore.simulate import FIRST_LEAD_NUMBER, replay, split_export
+from tests.conftest import config_for, load_fixture
 
 AT = {name: i for i, name in enumerate(SOURCE_HEADER)}
 STOPPED_CLOCK = 1_700_000_000_123_000_000  # ns

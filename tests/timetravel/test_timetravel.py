@@ -15,7 +15,6 @@ import pytest
 from chispa import assert_df_equality
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
-from tests.conftest import config_for
 
 from leadscore import cli
 from leadscore.config import Config
@@ -30,6 +29,7 @@ from leadscore.timetravel import (
     score_changes,
     select_scores,
 )
+from tests.conftest import config_for
 
 LEAD_SCORES_SCHEMA = (
     "prospect_id string, lead_number int, score double, prediction boolean, priority string, "

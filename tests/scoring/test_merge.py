@@ -1,0 +1,81 @@
+"""MERGE into lead_scores: newest event wins, late events never overwrite, a replayed batch changes nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from chispa import assert_df_equality
+
+from leadscore import scores
+from leadscore.streams import QueryIdentity
+
+ROWS_DDL = (
+    "prospect_id string, lead_number int, score double, prediction boolean, priority string, "
+    "lead_capture_channel string, referral_source string, last_action string, total_visits int, "
+    "total_browsing_time int, opted_out_call boolean, opted_out_email boolean, model_version string, "
+    "event_ts timestamp, event_seq long, scored_at timestamp, batch_id long"
+)
+T0, T1, T2 = datetime(2026, 11, 1, 9), datetime(2026, 11, 1, 10), datetime(2026, 11, 1, 11)
+
+
+def row(lead: str, score: float, event_ts: datetime, seq: int = 2, batch: int = 0):
+    priority = "hot" if score >= 0.7 else "warm" if score >= 0.4 else "cold"
+    return (lead, 1, score, score >= 0.5, priority, "API", "Google", "Email Opened", 3, 100, False, False, "1",
+            event_ts, seq, T2, batch)  # fmt: skip
+
+
+def create(spark, config):
+    table = config.table("lead_scores")
+    table.create_if_missing(spark, spark.createDataFrame([], ROWS_DDL).schema, scores.TABLE_PROPERTIES)
+    return table
+
+
+def current(spark, table):
+    return table.read(spark).select("prospect_id", "score", "event_ts", "event_seq").orderBy("prospect_id")
+
+
+def test_newer_events_update_new_leads_insert_and_late_events_are_ignored(spark, config):
+    table = create(spark, config)
+    scores.merge(spark, config, spark.createDataFrame([row("a", 0.2, T1), row("b", 0.3, T1)], ROWS_DDL))
+    scores.merge(
+        spark,
+        config,
+        spark.createDataFrame(
+            [row("a", 0.9, T2), row("b", 0.99, T0), row("c", 0.5, T1)],  # b's event is late: older than stored
+            ROWS_DDL,
+        ),
+    )
+    scores.merge(spark, config, spark.createDataFrame([row("a", 0.1, T2, seq=1), row("c", 0.6, T1, seq=3)], ROWS_DDL))
+    expected = spark.createDataFrame(
+        [("a", 0.9, T2, 2), ("b", 0.3, T1, 2), ("c", 0.6, T1, 3)],
+        "prospect_id string, score double, event_ts timestamp, event_seq long",
+    )
+    assert_df_equality(current(spark, table), expected, ignore_nullable=True)
+
+
+def test_the_table_feeds_changes(spark, config):
+    table = create(spark, config)
+    properties = table.delta(spark).detail().first()["properties"]
+    assert properties["delta.enableChangeDataFeed"] == "true"
+
+
+def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, config, tmp_path):
+    table = create(spark, config)
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "metadata").write_text(json.dumps({"id": "b7d3f0d8-5a8e-4f8c-9d0e-3f1c2a4b5c6d"}))
+    identity = QueryIdentity(str(checkpoint))
+    batch = spark.createDataFrame([row("a", 0.2, T1), row("b", 0.3, T1)], ROWS_DDL)
+
+    for _ in range(2):
+        with identity.idempotent_session(batch, 7) as session:
+            scores.merge(session, config, batch)
+    assert table.delta(spark).history().count() == 2  # CREATE + one MERGE
+    assert table.read(spark).count() == 2
+
+    newer = spark.createDataFrame([row("a", 0.8, T2)], ROWS_DDL)
+    with identity.idempotent_session(newer, 8) as session:
+        scores.merge(session, config, newer)
+    assert table.delta(spark).history().count() == 3
+    assert spark.conf.get("spark.databricks.delta.write.txnAppId", None) is None

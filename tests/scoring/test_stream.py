@@ -1,0 +1,154 @@
+"""`leadscore stream` end to end: landing files -> gold.lead_scores, follow-ups, late events, kill -9, model reload."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+
+from leadscore import cli, realtime
+from leadscore.generator import generate_chunks, write_csv
+from tests.conftest import config_for, load_fixture
+
+# batch_id is left out: which silver files make up a micro-batch may differ between two runs.
+SCORE_COLUMNS = ("prospect_id", "score", "prediction", "priority", "model_version", "event_ts", "event_seq")
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory):
+    """A lakehouse whose model was trained on the small generated fixture."""
+    lakehouse = tmp_path_factory.mktemp("trained") / "lakehouse"
+    history = tmp_path_factory.mktemp("history")
+    shutil.copy(load_fixture("generated_small.csv"), history)
+    assert cli.main(["ingest", "--source", str(history), "--lakehouse", str(lakehouse)]) == 0
+    assert cli.main(["train", "--lakehouse", str(lakehouse)]) == 0
+    return lakehouse
+
+
+def lakehouse_with_model(trained: Path, tmp_path: Path):
+    """A fresh lakehouse holding only the trained model: its own landing, tables and checkpoints."""
+    config = config_for(tmp_path / "lakehouse")
+    shutil.copytree(trained / "models", Path(config.models))
+    Path(config.landing).mkdir(parents=True)
+    return config
+
+
+def land(config, name: str, rows: list[list[str]], landed_at: float | None = None) -> Path:
+    path = Path(config.landing) / name
+    write_csv(path, [rows])
+    if landed_at is not None:
+        os.utime(path, (landed_at, landed_at))
+    return path
+
+
+def new_leads(count: int, seed: int, first: int) -> list[list[str]]:
+    return next(generate_chunks(count, seed, chunk_size=count, first_lead_number=first))
+
+
+def follow_up(row: list[str], visits: int) -> list[str]:
+    later = list(row)
+    later[7], later[8], later[10] = str(visits), str(int(float(row[8] or 0)) + 900), "Had a Phone Conversation"
+    return later
+
+
+def scores_of(spark, config):
+    return config.table("lead_scores").read(spark)
+
+
+def test_stream_scores_new_leads_and_updates_them_on_follow_up(spark, trained, tmp_path):
+    config = lakehouse_with_model(trained, tmp_path)
+    leads = new_leads(40, seed=3, first=900_000)
+    now = time.time()
+    land(config, "a.csv", leads[:20], now - 60)
+    land(config, "b.csv", leads[20:], now - 50)
+    realtime.run(spark, config, config.landing, available_now=True)
+    first = scores_of(spark, config)
+    assert first.count() == 40
+    assert first.where("score < 0 OR score > 1 OR priority NOT IN ('hot','warm','cold')").count() == 0
+
+    land(config, "c.csv", [follow_up(leads[0], 30)], now - 10)
+    realtime.run(spark, config, config.landing, available_now=True)
+    updated = scores_of(spark, config).where(f"prospect_id = '{leads[0][0]}'").first()
+    assert (updated["total_visits"], updated["last_action"]) == (30, "Had a Phone Conversation")
+    assert scores_of(spark, config).count() == 40
+    last = config.table("lead_scores").delta(spark).history(1).first()
+    assert (last["operation"], last["operationMetrics"]["numTargetRowsUpdated"]) == ("MERGE", "1")
+
+
+def test_a_late_event_never_overwrites_a_newer_score(spark, trained, tmp_path):
+    config = lakehouse_with_model(trained, tmp_path)
+    lead = new_leads(1, seed=5, first=910_000)[0]
+    now = time.time()
+    land(config, "newer.csv", [follow_up(lead, 25)], now - 10)
+    realtime.run(spark, config, config.landing, available_now=True)
+    land(config, "late.csv", [lead], now - 3600)  # an older event delivered after the newer one
+    realtime.run(spark, config, config.landing, available_now=True)
+    stored = scores_of(spark, config).first()
+    assert (stored["total_visits"], stored["last_action"]) == (25, "Had a Phone Conversation")
+
+
+def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, trained, tmp_path):
+    config = lakehouse_with_model(trained, tmp_path)
+    lead = new_leads(1, seed=6, first=920_000)[0]
+    land(config, "burst.csv", [lead, follow_up(lead, 11), follow_up(lead, 12)])
+    realtime.run(spark, config, config.landing, available_now=True)
+    stored = scores_of(spark, config).collect()
+    assert [(r["total_visits"], r["event_seq"]) for r in stored] == [(12, 4)]
+
+
+def test_the_stream_reloads_a_newly_published_model_without_restart(spark, trained, tmp_path):
+    config = lakehouse_with_model(trained, tmp_path)
+    land(config, "a.csv", new_leads(5, seed=8, first=930_000))
+    realtime.run(spark, config, config.landing, available_now=True)
+    assert cli.main(["train", "--lakehouse", str(trained), "--models", config.models]) == 0
+    land(config, "b.csv", new_leads(5, seed=9, first=931_000))
+    realtime.run(spark, config, config.landing, available_now=True)
+    versions = {r["model_version"] for r in scores_of(spark, config).select("model_version").distinct().collect()}
+    assert len(versions) == 2
+
+
+def stable(df):
+    return df.select(*SCORE_COLUMNS).orderBy("prospect_id")
+
+
+@pytest.mark.parametrize(
+    "kill_at",
+    [
+        "_checkpoints/lead_scores/offsets/0",  # a scoring batch planned, its MERGE not yet committed
+        f"gold/lead_scores/_delta_log/{1:020d}.json",  # the MERGE committed, the checkpoint not yet
+        "_checkpoints/lead_scores/commits/0",  # after a batch fully committed
+    ],
+)
+def test_stream_killed_at_any_point_ends_as_an_uninterrupted_run(spark, trained, tmp_path, kill_at):
+    killed, clean = lakehouse_with_model(trained, tmp_path / "k"), lakehouse_with_model(trained, tmp_path / "c")
+    leads = new_leads(60, seed=12, first=940_000)
+    now = time.time()
+    for config in (killed, clean):
+        for i in range(3):
+            land(config, f"f{i}.csv", leads[i * 20 : (i + 1) * 20] + [follow_up(leads[i], 40 + i)], now - 100 + i)
+
+    command = [sys.executable, "-m", "leadscore.cli", "stream", "--available-now", "--lakehouse", killed.lakehouse]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    marker = Path(killed.lakehouse) / kill_at
+    deadline = time.monotonic() + 300
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert marker.exists(), "the run ended before the kill point"
+
+    realtime.run(spark, killed, killed.landing, available_now=True)
+    realtime.run(spark, clean, clean.landing, available_now=True)
+    assert_df_equality(stable(scores_of(spark, killed)), stable(scores_of(spark, clean)))
+
+    def merges(config):
+        return [r for r in config.table("lead_scores").delta(spark).history().collect() if r["operation"] == "MERGE"]
+
+    assert len(merges(killed)) == len(merges(clean)), "a replayed batch added a version"
