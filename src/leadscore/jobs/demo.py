@@ -18,9 +18,9 @@ from leadscore.spark import get_spark
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", help="a lead export CSV to use instead of generated leads")
-    parser.add_argument("--rows", type=int, default=20_000, help="generated leads (default: 20000)")
-    parser.add_argument("--files", type=int, default=10, help="files the streamed 30%% arrives in (default: 10)")
-    parser.add_argument("--interval-seconds", type=float, default=3.0, help="between streamed files (default: 3)")
+    parser.add_argument("--rows", type=int, default=12_000, help="generated leads (default: 12000)")
+    parser.add_argument("--files", type=int, default=8, help="files the streamed 30%% arrives in (default: 8)")
+    parser.add_argument("--interval-seconds", type=float, default=2.0, help="between streamed files (default: 2)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--fresh", action="store_true", help="delete the lakehouse folder first")
 
