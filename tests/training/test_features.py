@@ -1,0 +1,65 @@
+"""Feature stages and scoring: everything from raw silver columns happens inside the pipeline."""
+
+from __future__ import annotations
+
+from pyspark.ml import Pipeline
+from pyspark.ml.classification import LogisticRegression
+from pyspark.sql import functions as F
+
+from leadscore import features, training
+from leadscore.schema import KEY
+from leadscore.scoring import score
+from tests.conftest import config_for
+
+PRIORITY = {"hot": 0.7, "warm": 0.4}
+
+
+def fitted(gold_sample, columns):
+    stages = features.feature_stages(columns)
+    classifier = LogisticRegression(labelCol=training.LABEL_COLUMN, regParam=0.01, maxIter=50)
+    train = gold_sample.withColumn(training.LABEL_COLUMN, F.col("contacted_agent").cast("double"))
+    return Pipeline(stages=[*stages, classifier]).fit(train)
+
+
+def test_every_slot_of_the_vector_traces_back_to_a_column_of_the_set(gold_sample):
+    columns = config_for(".").feature_sets["full"]
+    model = fitted(gold_sample, columns)
+    vector = model.transform(gold_sample).schema[features.FEATURES]
+    names = [a["name"] for group in vector.metadata["ml_attr"]["attrs"].values() for a in group]
+    assert {features.source_column(n) for n in names} == set(columns)
+
+
+def test_pipeline_scores_raw_silver_rows_with_unseen_or_missing_values(spark, silver_sample, gold_sample):
+    model = fitted(gold_sample, config_for(".").feature_sets["full"])
+    known = silver_sample.limit(1)
+    odd = known.select(
+        F.lit("unseen-lead").alias(KEY),
+        *[F.col(c) for c in known.columns if c not in (KEY, "referral_source", "lead_status_tag", "total_visits")],
+        F.lit("Zillow Premier Agent").alias("referral_source"),  # never seen in training
+        F.lit("Toured a listing").alias("lead_status_tag"),
+        F.lit(None).cast("int").alias("total_visits"),
+    )
+    empty = spark.createDataFrame([("blank-lead",)], f"{KEY} string").select(
+        KEY, *[F.lit(None).cast(f.dataType).alias(f.name) for f in known.schema.fields if f.name != KEY]
+    )
+    rows = score(model, odd.unionByName(empty), 0.5, PRIORITY).select(KEY, "score", "prediction", "priority")
+    scored = {r[KEY]: r for r in rows.collect()}
+    assert set(scored) == {"unseen-lead", "blank-lead"}
+    for row in scored.values():
+        assert 0.0 < row["score"] < 1.0
+        assert row["prediction"] == (row["score"] >= 0.5)
+
+
+def test_score_keeps_the_input_columns_and_bands_priority(silver_sample, gold_sample):
+    model = fitted(gold_sample, config_for(".").feature_sets["pre_contact"])
+    scored = score(model, silver_sample, 0.3, PRIORITY)
+    assert scored.columns == [*silver_sample.columns, "score", "prediction", "priority"]
+    for row in scored.select("score", "prediction", "priority").collect():
+        band = "hot" if row["score"] >= 0.7 else "warm" if row["score"] >= 0.4 else "cold"
+        assert (row["priority"], row["prediction"]) == (band, row["score"] >= 0.3)
+
+
+def test_pre_contact_holds_no_sales_team_column_and_full_holds_the_originals():
+    sets = config_for(".").feature_sets
+    assert not features.SALES_TEAM_COLUMNS & set(sets["pre_contact"])
+    assert set(training.ORIGINAL_COLUMNS) <= set(sets["full"])
