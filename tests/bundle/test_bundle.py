@@ -102,7 +102,7 @@ def test_schema_check_reports_file_and_path():
 
 def test_documented_job_cluster_alternative_is_valid(tmp_path):
     """README.md's YAML blocks that define resources pass the same job checks as resources/."""
-    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "databricks.md").read_text(), re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
     documented = [block for block in blocks if "resources" in (yaml.safe_load(block) or {})]
     assert documented, "README.md shows no resource YAML"
     for name in ("databricks.yml", "pyproject.toml"):
