@@ -138,9 +138,11 @@ def _set_meaning(features: list[str]) -> str:
             "than the test figures below."
         )
     return (
-        "This model uses only what is known when a lead arrives on the site (its channel, source, form answers and "
-        "browsing), none of the sales team's columns. Its score can rank new leads before anyone contacts them; it is "
-        "less accurate than a model that also sees the sales team's notes, because it does not know them."
+        "This model uses none of the sales team's columns: only the lead's channel and source, its form answers and "
+        "its browsing on the site. Its score can rank new leads before anyone contacts them, and it is less accurate "
+        "than a model that sees the sales team's notes, because it does not know them. It learned from each lead's "
+        "latest state, whose browsing totals can include visits made after contact, so on a lead that has just "
+        "arrived it may do somewhat worse than the test figures below."
     )
 
 
