@@ -13,7 +13,7 @@ from typing import Literal
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from leadscore.schema import COLUMNS, KEY, PLACEHOLDER
+from leadscore.schema import COLUMNS, KEY
 
 Action = Literal["quarantine", "warn"]
 
@@ -26,7 +26,8 @@ class Expectation:
 
 
 def _answered(raw: str) -> str:
-    return f"nullif(nullif(trim(_raw.`{raw}`), ''), '{PLACEHOLDER}') IS NOT NULL"
+    """The raw value said something: not empty, not the form's placeholder (see silver's `_answer`)."""
+    return f"_answer.`{raw}` IS NOT NULL"
 
 
 def _declared() -> tuple[Expectation, ...]:
