@@ -64,8 +64,10 @@ validate: setup
 	  for target in dev prod; do $(DATABRICKS) bundle validate -t $$target || exit 1; done; \
 	fi
 
+# Benchmarks of issue 6 (docs/performance.md): full scale by default; BENCH_SCALE=small|tiny for a quick pass,
+# BENCH_ARGS for flags (e.g. BENCH_ARGS="--phases ingest_small,latency"). Writes bench/results/latest.{json,md}.
 bench: setup
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(LAKEHOUSE) spark-warehouse .pytest_cache dist

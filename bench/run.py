@@ -1,0 +1,561 @@
+"""leadscore benchmarks (issue 6): ingest, training, transform, backlog drain, MERGE of updates, steady-state latency
+beside the original design, and driver memory. Writes bench/results/latest.json and latest.md.
+
+    .venv/bin/python bench/run.py                         # full scale (what `make bench` runs and docs report)
+    BENCH_SCALE=small .venv/bin/python bench/run.py       # a quick pass (minutes)
+    .venv/bin/python bench/run.py --scale tiny --phases ingest_small,latency --out /tmp/b
+
+Every phase runs in its own process (a fresh Spark driver), so each phase's peak resident memory (the Python
+driver and its JVM, the whole process tree) is its own. Progress goes to stderr; results are rewritten after every
+phase, so a run cut short still leaves what it measured. Generated inputs are cached in .cache/bench/data.
+Sizes: BENCH_SCALE (full|small|tiny) or --scale, and each one alone with BENCH_ROWS_SMALL, BENCH_ROWS_1M,
+BENCH_ROWS_10M, BENCH_LATENCY_SECONDS, BENCH_TRIGGER_SECONDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+CACHE = ROOT / ".cache" / "bench"
+SAMPLE = ROOT.parent / "shared" / "data" / "leads.csv"
+LEADSCORE = Path(sys.executable).with_name("leadscore")
+SEED = 11
+ROWS_PER_FILE = 100_000
+
+SCALES = {
+    # rows_small: ingest at 100k; rows_1m: ingest, transform, drain, update, training; rows_10m: memory at 10M
+    "full": {"rows_small": 100_000, "rows_1m": 1_000_000, "rows_10m": 10_000_000, "latency_seconds": 120},
+    "small": {"rows_small": 20_000, "rows_1m": 100_000, "rows_10m": 300_000, "latency_seconds": 120},
+    "tiny": {"rows_small": 1_000, "rows_1m": 2_000, "rows_10m": 4_000, "latency_seconds": 10},
+}
+PHASES = ("ingest_small", "ingest_1m", "model", "transform", "drain", "latency", "train_1m", "ingest_10m")
+TARGETS = {  # issue 6, on this 2-core machine
+    "ingest_rows_per_s": (">=", 100_000),
+    "transform_rows_per_s": (">=", 200_000),
+    "drain_leads_per_s": (">=", 50_000),
+    "latency_p50_s": ("<=", 2.0),
+    "latency_p95_s": ("<=", 4.0),
+    "peak_rss_mb_10m": ("<=", 3072),
+}
+KEYS = (
+    "ingest_rows_per_s", "ingest_rows_per_s_100k", "ingest_rows_per_s_1m", "ingest_rows_per_s_10m",
+    "train_seconds_real", "train_seconds_1m", "transform_rows_per_s", "drain_leads_per_s",
+    "update_merge_leads_per_s", "latency_p50_s", "latency_p95_s", "latency_max_s", "seed_latency_p50_s",
+    "seed_latency_max_s", "peak_rss_mb_1m", "peak_rss_mb_10m",
+)  # fmt: skip
+WARMUP_SECONDS = 15  # latency: files landed in the first seconds (JIT, first batches) are not steady state
+
+
+def say(message: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def settings(scale: str) -> dict:
+    chosen = dict(SCALES[scale])
+    for key in chosen:
+        env = os.environ.get(f"BENCH_{key.upper()}")
+        if env:
+            chosen[key] = int(float(env))
+    chosen["trigger_seconds"] = float(os.environ.get("BENCH_TRIGGER_SECONDS", "0.5"))
+    return chosen
+
+
+def generated(rows: int) -> Path:
+    """`rows` generated leads in files of at most 100k rows (at least 2 files, one per core), cached."""
+    folder = CACHE / "data" / f"rows-{rows}-seed-{SEED}"
+    if not (folder / ".done").is_file():
+        from leadscore.generator import generate
+
+        shutil.rmtree(folder, ignore_errors=True)
+        say(f"generating {rows:,} rows into {folder}")
+        generate(rows, SEED, max(2, -(-rows // ROWS_PER_FILE)), folder)
+        (folder / ".done").touch()
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------- child phases
+# Each runs in its own process: `bench/run.py --child PHASE --args JSON`; its last stdout line is its JSON.
+
+
+def _session(lakehouse: Path, models: Path | None = None, **overrides):
+    from leadscore.config import load_config
+    from leadscore.spark import get_spark
+
+    config = load_config(
+        "local",
+        overrides={
+            "lakehouse": str(lakehouse),
+            "models": str(models) if models else None,
+            "spark.ui": False,
+            **overrides,
+        },
+    )
+    return get_spark(config.spark, "leadscore-bench"), config
+
+
+def child_ingest(args: dict) -> dict:
+    from leadscore.ingest import ingest
+
+    spark, config = _session(Path(args["lakehouse"]))
+    started = time.perf_counter()
+    counts = ingest(spark, config, args["source"])
+    seconds = time.perf_counter() - started
+    return {"rows": counts["bronze"], "silver": counts["silver"], "seconds": round(seconds, 2),
+            "rows_per_s": round(counts["bronze"] / seconds)}  # fmt: skip
+
+
+def child_transform(args: dict) -> dict:
+    from leadscore import registry
+    from leadscore.scoring import with_score
+
+    spark, config = _session(Path(args["lakehouse"]), Path(args["models"]))
+    model, _ = registry.load_model(spark, config, registry.current_version(config))
+    silver = config.table("silver_leads").read(spark).cache()
+    rows = silver.count()  # in memory first: the figure is the transform's, not the Delta scan's
+    started = time.perf_counter()
+    with_score(model, silver).write.format("noop").mode("overwrite").save()
+    seconds = time.perf_counter() - started
+    stages = [type(stage).__name__ for stage in model.stages]
+    trees = [getattr(s, "getNumTrees", None) for s in model.stages if hasattr(s, "getNumTrees")]
+    return {"rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
+            "us_per_row_per_core": round(seconds * os.cpu_count() / rows * 1e6, 2),
+            "model_stages": stages[-3:], "trees": trees}  # fmt: skip
+
+
+def _follow_ups(landing: Path, count: int, out: Path) -> int:
+    """Newer activity for the first `count` leads of the landing files, as one file landed now."""
+    import numpy as np
+
+    from leadscore.generator import write_csv
+    from leadscore.simulate import follow_up
+
+    rng = np.random.default_rng(SEED)
+    rows: list[list[str]] = []
+    for path in sorted(landing.glob("*.csv")):
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            width = len(next(reader)) - 1  # the trailing delimiter adds an empty last field
+            for row in reader:
+                rows.append(follow_up(row[:width], rng))
+                if len(rows) == count:
+                    break
+        if len(rows) == count:
+            break
+    write_csv(out, [rows])
+    return len(rows)
+
+
+def child_drain(args: dict) -> dict:
+    from leadscore import realtime
+    from leadscore.ingest import ingest
+
+    lakehouse, source = Path(args["lakehouse"]), args["source"]
+    spark, config = _session(lakehouse, Path(args["models"]), **{"stream.max_files_per_trigger": 100_000})
+    scores = config.table("lead_scores")
+
+    started = time.perf_counter()  # silver holds every lead; bronze and silver have nothing new
+    realtime.run(spark, config, source, available_now=True)
+    drain_seconds = time.perf_counter() - started
+    leads = scores.read(spark).count()
+    say(f"drain: {leads:,} leads in {drain_seconds:.1f}s")
+
+    updates = Path(args["updates"])
+    updates.mkdir(parents=True, exist_ok=True)
+    updated = _follow_ups(Path(source), max(1, leads // 10), updates / "updates-00001.csv")
+    started = time.perf_counter()
+    ingest(spark, config, str(updates))
+    update_ingest_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    realtime.run(spark, config, str(updates), available_now=True)
+    update_seconds = time.perf_counter() - started
+    history = scores.delta(spark).history(1).first()["operationMetrics"]
+    say(f"update: {updated:,} follow-ups merged in {update_seconds:.1f}s")
+    return {
+        "leads": leads,
+        "drain_seconds": round(drain_seconds, 2),
+        "drain_leads_per_s": round(leads / drain_seconds),
+        "updated": updated,
+        "update_ingest_seconds": round(update_ingest_seconds, 2),
+        "update_merge_seconds": round(update_seconds, 2),
+        "update_merge_leads_per_s": round(updated / update_seconds),
+        "update_merge_metrics": {k: history.get(k) for k in (
+            "numTargetRowsUpdated", "numTargetRowsInserted", "numTargetFilesAdded", "numTargetFilesRemoved",
+            "numTargetDeletionVectorsAdded", "executionTimeMs", "scanTimeMs", "rewriteTimeMs")},
+    }  # fmt: skip
+
+
+def _latencies(spark, path: str, since_ms: int | None) -> dict:
+    """Per row: its commit to the table (change data feed) minus when its file landed (event_ts)."""
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    changes = (
+        spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", 0).load(path)
+        .where(F.col("_change_type").isin("insert", "update_postimage"))
+        .select((F.unix_millis("_commit_timestamp") - F.unix_millis("event_ts")).alias("ms"),
+                F.unix_millis("event_ts").alias("landed"))
+    )  # fmt: skip
+    if since_ms is not None:
+        changes = changes.where(F.col("landed") >= since_ms)
+    ms = np.array([row.ms for row in changes.collect()], dtype=float)
+    if not len(ms):
+        return {"rows": 0}
+    p50, p95 = np.percentile(ms, [50, 95]) / 1000
+    return {"rows": len(ms), "p50_s": round(p50, 2), "p95_s": round(p95, 2), "max_s": round(ms.max() / 1000, 2),
+            "min_s": round(ms.min() / 1000, 2)}  # fmt: skip
+
+
+def _seed_design(spark, config, landing: str, sink: str, checkpoint: str):
+    """The original design: a CSV file stream, maxFilesPerTrigger=1, a 30-second processing-time trigger, each file
+    typed and scored (no de-duplication, no MERGE) and appended to a Delta sink (change data feed on, to time it)."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from leadscore import registry, silver
+    from leadscore.schema import RAW_NAMES
+    from leadscore.scoring import score
+
+    version_ = registry.current_version(config)
+    model, metrics = registry.load_model(spark, config, version_)
+    schema = T.StructType([T.StructField(n, T.StringType()) for n in (*RAW_NAMES, "_trailing")])
+    raw = (
+        spark.readStream.format("csv").schema(schema).option("header", "true").option("maxFilesPerTrigger", 1)
+        .load(landing)
+        .select(*RAW_NAMES, F.col("_metadata.file_path").alias("_source_file"),
+                F.col("_metadata.file_modification_time").alias("_file_modification_time"),
+                F.lit(0).alias("_line_number"))
+    )  # fmt: skip
+    scored = score(model, silver.with_typed_columns(raw), metrics["threshold"], config.model.priority)
+    out = scored.select(
+        "prospect_id", "score", "prediction", "priority", "event_ts", F.current_timestamp().alias("scored_at")
+    )
+    DeltaTable.createIfNotExists(spark).location(sink).addColumns(out.schema).property(
+        "delta.enableChangeDataFeed", "true"
+    ).execute()
+    return (
+        out.writeStream.queryName("seed_design").format("delta").option("checkpointLocation", checkpoint)
+        .trigger(processingTime="30 seconds").start(sink)
+    )  # fmt: skip
+
+
+def child_latency(args: dict) -> dict:
+    from leadscore import realtime
+    from leadscore.simulate import GENERATED, replay
+
+    lakehouse = Path(args["lakehouse"])
+    landing = lakehouse / "landing"
+    landing.mkdir(parents=True, exist_ok=True)
+    spark, config = _session(lakehouse, Path(args["models"]), **{"stream.trigger_seconds": args["trigger_seconds"]})
+    queries = realtime.start(spark, config, str(landing))
+    seed_sink = str(lakehouse / "seed_design_scores")
+    seed = _seed_design(spark, config, str(landing), seed_sink, str(lakehouse / "_checkpoints" / "seed_design"))
+    time.sleep(5)  # the queries' first (empty) batches
+    files = int(args["seconds"])
+    say(f"latency: one file of 50 leads per second for {files}s; realtime trigger {args['trigger_seconds']}s")
+    started_ms = int(time.time() * 1000)
+    landed = replay(GENERATED, landing, files, 1.0, rows=40 * files, follow_up_share=0.2, seed=SEED)
+    replay_seconds = time.time() - started_ms / 1000
+    realtime.drain(queries)
+    seed_progress = seed.recentProgress
+    for query in (*queries, seed):
+        query.stop()
+    warmup = WARMUP_SECONDS if files >= 4 * WARMUP_SECONDS else 0  # a tiny run keeps every file
+    steady = _latencies(spark, config.table("lead_scores").location, started_ms + warmup * 1000)
+    everything = _latencies(spark, config.table("lead_scores").location, None)
+    original = _latencies(spark, seed_sink, None)
+    batches = [p for q in queries for p in q.recentProgress if q.name == "scores" and p["numInputRows"]]
+    return {
+        "landed": landed,
+        "replay_seconds": round(replay_seconds, 1),
+        "trigger_seconds": args["trigger_seconds"],
+        "warmup_seconds": warmup,
+        "steady": steady,
+        "all_files": everything,
+        "seed_design": {**original, "landed_files": landed["files"],
+                        "batches_with_rows": sum(1 for p in seed_progress if p["numInputRows"])},
+        "scores_batch_ms_median": sorted(p["durationMs"]["triggerExecution"] for p in batches)[len(batches) // 2]
+        if batches else None,
+    }  # fmt: skip
+
+
+CHILDREN = {"ingest": child_ingest, "transform": child_transform, "drain": child_drain, "latency": child_latency}
+
+
+# ---------------------------------------------------------------------------------------------- the parent
+
+
+def run_child(argv: list[str], label: str) -> tuple[dict | None, float, float, int]:
+    """Runs a process, sampling the resident memory of its whole tree; (last-line JSON, wall s, peak MB, rc)."""
+    say(f"{label}: {shlex.join(argv)}")
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    peak = 0
+    cpu: dict[int, float] = {}  # CPU seconds per process of the tree, as last seen
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        try:
+            root = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not done.is_set():
+            total = 0
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        total += p.memory_info().rss
+                        times = p.cpu_times()
+                        cpu[p.pid] = times.user + times.system
+            except psutil.Error:
+                break
+            peak = max(peak, total)
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - started
+    lines = [line for line in out.strip().splitlines() if line.startswith("{")]
+    result = json.loads(lines[-1]) if proc.returncode == 0 and lines else None
+    if isinstance(result, dict):  # CPU time of the tree: under load, what the work cost beside what it waited
+        result["cpu_seconds"] = round(sum(cpu.values()), 1)
+    say(f"{label}: {'done' if result is not None else f'FAILED (exit {proc.returncode})'} in {wall:.1f}s, "
+        f"{sum(cpu.values()):.0f} CPU s, peak RSS {peak / 2**20:.0f} MB")  # fmt: skip
+    return result, wall, round(peak / 2**20), proc.returncode
+
+
+def child_argv(phase: str, **args) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--child", phase, "--args", json.dumps(args)]
+
+
+def memory_phase(rows: int, work: Path, record) -> None:
+    lake = work / "lake_10m"
+    d, w, p, rc = run_child(child_argv("ingest", lakehouse=str(lake), source=str(generated(rows))), "ingest_10m")
+    record("ingest_10m", {"ingest_rows_per_s_10m": d and d["rows_per_s"], "peak_rss_mb_10m": p}, d, w, p, rc)
+    shutil.rmtree(lake, ignore_errors=True)
+
+
+def machine() -> dict:
+    def git(*a: str) -> str | None:
+        done = subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT, check=False)
+        return done.stdout.strip() or None
+
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "spark_version": version("pyspark"),
+        "delta_version": version("delta-spark"),
+        "python": sys.version.split()[0],
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value < 100:
+        return f"{value:.2f}"
+    return f"{value:,.0f}" if isinstance(value, int | float) else str(value)
+
+
+def markdown(result: dict) -> str:
+    rows = ["| figure | value | target | met | load avg (1 min) at the end of its phase |", "|---|---:|---|---|---|"]
+    for key in KEYS:
+        value = result.get(key)
+        target = TARGETS.get(key)
+        met = "" if target is None or value is None else (
+            "yes" if (value >= target[1] if target[0] == ">=" else value <= target[1]) else "**no**")  # fmt: skip
+        load = result["load"].get(key)
+        rows.append(f"| `{key}` | {fmt(value)} | {f'{target[0]} {target[1]:,}' if target else ''} | {met} | "
+                    f"{'' if load is None else load} |")  # fmt: skip
+    m = result["machine"]
+    head = (
+        f"Scale `{result['scale']}` ({json.dumps(result['sizes'])}), {m['cores']} cores, {m['memory_gb']} GB, "
+        f"Spark {m['spark_version']}, Delta {m['delta_version']}, commit {(m['git_commit'] or '')[:10]}"
+        f"{' (dirty tree)' if m['git_dirty'] else ''}, {m['date']}.\n\nCommand: `{result['command']}`\n"
+    )
+    return head + "\n" + "\n".join(rows) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=SCALES, default=os.environ.get("BENCH_SCALE", "full"))
+    parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: bench/results)")
+    parser.add_argument("--work", type=Path, help="lakehouses (default: .cache/bench/run, emptied first)")
+    parser.add_argument("--no-real", action="store_true", help="skip the real sample (train_seconds_real: null)")
+    parser.add_argument(
+        "--memory-beside",
+        action="store_true",
+        help="run the 10M-row memory phase at the same time as the others (saves its wall time; slows the others)",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--args", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+        logging.getLogger("leadscore").setLevel(logging.INFO if os.environ.get("BENCH_VERBOSE") else logging.WARNING)
+        print(json.dumps(CHILDREN[args.child](json.loads(args.args))), flush=True)
+        return 0
+
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    sizes = settings(args.scale)
+    work = args.work or CACHE / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = shlex.join([f"BENCH_SCALE={args.scale}", "make", "bench"]) if args.scale != "full" else "make bench"
+    if sys.argv[1:]:
+        env = [f"BENCH_SCALE={args.scale}"] if args.scale != "full" else []
+        command = shlex.join([*env, ".venv/bin/python", "bench/run.py", *sys.argv[1:]])
+    result: dict = {**{key: None for key in KEYS}, "scale": args.scale, "sizes": sizes, "command": command,
+                    "machine": machine(), "phases": {}, "load": {}, "skipped": {}}  # fmt: skip
+
+    lock = threading.Lock()
+
+    def record(phase: str, keys: dict, details: dict | None, wall: float, peak: int, rc: int) -> None:
+        with lock:
+            _record(phase, keys, details, wall, peak, rc)
+
+    def _record(phase: str, keys: dict, details: dict | None, wall: float, peak: int, rc: int) -> None:
+        result.update({k: v for k, v in keys.items() if details is not None})
+        load = round(os.getloadavg()[0], 2)
+        result["load"].update({k: load for k in keys})
+        result["phases"][phase] = {
+            "details": details,
+            "wall_seconds": round(wall, 1),
+            "peak_rss_mb": peak,
+            "exit": rc,
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        }
+        write(result, args.out)
+
+    small, large = sizes["rows_small"], sizes["rows_1m"]
+    lake_1m, models, ingested = work / "lake_1m", None, set()
+    beside = None
+    if args.memory_beside and "ingest_10m" in phases:
+        phases.remove("ingest_10m")
+        beside = threading.Thread(target=memory_phase, args=(sizes["rows_10m"], work, record), daemon=True)
+        beside.start()
+    for phase in phases:
+        if phase == "ingest_small":
+            src = generated(small)
+            d, w, p, rc = run_child(child_argv("ingest", lakehouse=str(work / "lake_small"), source=str(src)), phase)
+            record(phase, {"ingest_rows_per_s_100k": d and d["rows_per_s"]}, d, w, p, rc)
+        elif phase in ("ingest_1m", "ingest_10m"):
+            rows = large if phase == "ingest_1m" else sizes["rows_10m"]
+            lake = lake_1m if phase == "ingest_1m" else work / "lake_10m"
+            d, w, p, rc = run_child(child_argv("ingest", lakehouse=str(lake), source=str(generated(rows))), phase)
+            if phase == "ingest_1m":
+                keys = {"ingest_rows_per_s_1m": d and d["rows_per_s"], "ingest_rows_per_s": d and d["rows_per_s"],
+                        "peak_rss_mb_1m": p}  # fmt: skip
+            else:
+                keys = {"ingest_rows_per_s_10m": d and d["rows_per_s"], "peak_rss_mb_10m": p}
+            record(phase, keys, d, w, p, rc)
+            if rc == 0:
+                ingested.add(phase)
+            if phase == "ingest_10m":
+                shutil.rmtree(work / "lake_10m", ignore_errors=True)
+        elif phase == "model":
+            # The model the scoring phases use: trained on the real sample (its wall time is train_seconds_real),
+            # else on the small generated set.
+            if SAMPLE.is_file() and not args.no_real:
+                lake = work / "lake_real"
+                run_child([str(LEADSCORE), "ingest", "--source", str(SAMPLE), "--lakehouse", str(lake)], "ingest real")
+                d, w, p, rc = run_child([str(LEADSCORE), "train", "--lakehouse", str(lake)], "train_real")
+                record("train_real", {"train_seconds_real": round(w, 1)}, d, w, p, rc)
+            else:
+                why = "--no-real" if args.no_real else f"no real sample at {SAMPLE}"
+                result["skipped"]["train_seconds_real"] = why
+                lake = work / "lake_small"
+                if not (lake / "silver_leads").exists():
+                    run_child(child_argv("ingest", lakehouse=str(lake), source=str(generated(small))), "ingest")
+                d, w, p, rc = run_child([str(LEADSCORE), "train", "--lakehouse", str(lake)], "train_model")
+                record("train_model", {}, d, w, p, rc)
+            models = lake / "models"
+        elif phase in ("transform", "drain", "latency", "train_1m"):
+            if phase != "latency" and "ingest_1m" not in ingested:
+                say(f"{phase}: skipped, needs the ingest_1m phase")
+                result["skipped"][phase] = "needs ingest_1m"
+                continue
+            if phase != "train_1m" and models is None:
+                say(f"{phase}: skipped, needs the model phase")
+                result["skipped"][phase] = "needs the model phase"
+                continue
+            if phase == "transform":
+                d, w, p, rc = run_child(child_argv("transform", lakehouse=str(lake_1m), models=str(models)), phase)
+                record(phase, {"transform_rows_per_s": d and d["rows_per_s"]}, d, w, p, rc)
+            elif phase == "drain":
+                argv = child_argv("drain", lakehouse=str(lake_1m), models=str(models), source=str(generated(large)),
+                                  updates=str(work / "updates"))  # fmt: skip
+                d, w, p, rc = run_child(argv, phase)
+                keys = {
+                    "drain_leads_per_s": d and d["drain_leads_per_s"],
+                    "update_merge_leads_per_s": d and d["update_merge_leads_per_s"],
+                }
+                record(phase, keys, d, w, p, rc)
+            elif phase == "latency":
+                argv = child_argv(
+                    "latency",
+                    lakehouse=str(work / "lake_latency"),
+                    models=str(models),
+                    seconds=sizes["latency_seconds"],
+                    trigger_seconds=sizes["trigger_seconds"],
+                )
+                d, w, p, rc = run_child(argv, phase)
+                s, o = (d or {}).get("steady", {}), (d or {}).get("seed_design", {})
+                record(phase, {"latency_p50_s": s.get("p50_s"), "latency_p95_s": s.get("p95_s"),
+                               "latency_max_s": s.get("max_s"), "seed_latency_p50_s": o.get("p50_s"),
+                               "seed_latency_max_s": o.get("max_s")}, d, w, p, rc)  # fmt: skip
+            else:
+                d, w, p, rc = run_child([str(LEADSCORE), "train", "--lakehouse", str(lake_1m),
+                                         "--models", str(work / "models_1m")], phase)  # fmt: skip
+                record(phase, {"train_seconds_1m": round(w, 1)}, d, w, p, rc)
+    if beside is not None:
+        say("waiting for the 10M-row memory phase running beside the others")
+        beside.join()
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    write(result, args.out)
+    say(f"results in {args.out / 'latest.json'} and {args.out / 'latest.md'}")
+    print(markdown(result))
+    return 0 if all(ph["exit"] == 0 for ph in result["phases"].values()) else 1
+
+
+def write(result: dict, out: Path) -> None:
+    for name, text in (("latest.json", json.dumps(result, indent=2) + "\n"), ("latest.md", markdown(result))):
+        temp = out / f"{name}.tmp"
+        temp.write_text(text)
+        temp.replace(out / name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

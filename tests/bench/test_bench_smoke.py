@@ -1,0 +1,37 @@
+"""`make bench` at a tiny scale: every phase runs and the results carry the stable keys (no timing is checked)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = (
+    "ingest_rows_per_s", "ingest_rows_per_s_100k", "ingest_rows_per_s_1m", "train_seconds_real", "train_seconds_1m",
+    "transform_rows_per_s", "drain_leads_per_s", "update_merge_leads_per_s", "latency_p50_s", "latency_p95_s",
+    "latency_max_s", "seed_latency_p50_s", "peak_rss_mb_1m", "peak_rss_mb_10m", "machine",
+)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_bench_runs_at_a_tiny_scale(tmp_path: Path):
+    # The 10M-row memory phase and the 1M-row training are left out to keep this short; the real sample too.
+    phases = "ingest_small,ingest_1m,model,transform,drain,latency"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--scale", "tiny", "--no-real", "--phases", phases,
+         "--out", str(tmp_path / "results"), "--work", str(tmp_path / "work")],
+        env={**__import__("os").environ, "BENCH_LATENCY_SECONDS": "10"},
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "results" / "latest.json").read_text())
+    assert set(KEYS) <= set(result)
+    for key in ("ingest_rows_per_s", "transform_rows_per_s", "drain_leads_per_s", "update_merge_leads_per_s",
+                "latency_p50_s", "peak_rss_mb_1m"):  # fmt: skip
+        assert result[key] is not None and result[key] > 0, key
+    assert result["machine"]["cores"] >= 1
+    assert "| `latency_p50_s` |" in (tmp_path / "results" / "latest.md").read_text()
