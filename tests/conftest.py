@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +27,18 @@ def load_fixture(name: str) -> Path:
 
 def config_for(lakehouse: Path, **overrides) -> Config:
     return load_config("local", overrides={"lakehouse": str(lakehouse), "spark.ui": False, **overrides})
+
+
+def kill_when(command_args: list[str], marker: Path, timeout: float = 300) -> None:
+    """Runs `leadscore <args>` in a process of its own and kills it with SIGKILL the moment `marker` exists."""
+    command = [sys.executable, "-m", "leadscore.cli", *command_args]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert marker.exists(), f"the run ended before the kill point {marker}"
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +13,7 @@ from leadscore import cli
 from leadscore.errors import LeadscoreError
 from leadscore.generator import generate
 from leadscore.ingest import ingest
-from tests.conftest import config_for, load_fixture
+from tests.conftest import config_for, kill_when, load_fixture
 
 OUTCOMES = ("silver_leads", "quarantine", "duplicates")
 
@@ -144,24 +139,8 @@ def test_ingest_killed_mid_way_loses_and_duplicates_nothing(spark, tmp_path, kil
     generate(rows=3000, seed=11, files=3, out_dir=folder)
     killed, clean = config_for(tmp_path / "killed"), config_for(tmp_path / "clean")
 
-    command = [
-        sys.executable,
-        "-m",
-        "leadscore.cli",
-        "ingest",
-        "--source",
-        str(folder),
-        "--lakehouse",
-        killed.lakehouse,
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     first_commit = Path(killed.lakehouse) / kill_after / "_delta_log" / f"{1:020d}.json"
-    deadline = time.monotonic() + 300
-    while not first_commit.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert first_commit.exists(), "the run ended before the kill point"
+    kill_when(["ingest", "--source", str(folder), "--lakehouse", killed.lakehouse], first_commit)
 
     ingest(spark, killed, str(folder))
     ingest(spark, clean, str(folder))

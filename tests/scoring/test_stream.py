@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +12,7 @@ from chispa import assert_df_equality
 
 from leadscore import cli, realtime
 from leadscore.generator import generate_chunks, write_csv
-from tests.conftest import config_for, load_fixture
+from tests.conftest import config_for, kill_when, load_fixture
 
 # batch_id is left out: which silver files make up a micro-batch may differ between two runs.
 SCORE_COLUMNS = ("prospect_id", "score", "prediction", "priority", "model_version", "event_ts", "event_seq")
@@ -134,15 +131,7 @@ def test_stream_killed_at_any_point_ends_as_an_uninterrupted_run(spark, trained,
         for i in range(3):
             land(config, f"f{i}.csv", leads[i * 20 : (i + 1) * 20] + [follow_up(leads[i], 40 + i)], now - 100 + i)
 
-    command = [sys.executable, "-m", "leadscore.cli", "stream", "--available-now", "--lakehouse", killed.lakehouse]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    marker = Path(killed.lakehouse) / kill_at
-    deadline = time.monotonic() + 300
-    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert marker.exists(), "the run ended before the kill point"
+    kill_when(["stream", "--available-now", "--lakehouse", killed.lakehouse], Path(killed.lakehouse) / kill_at)
 
     realtime.run(spark, killed, killed.landing, available_now=True)
     realtime.run(spark, clean, clean.landing, available_now=True)
