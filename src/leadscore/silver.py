@@ -59,7 +59,8 @@ def classify(typed: DataFrame, seen: DataFrame) -> DataFrame:
     """
     first = Window.partitionBy("_row_hash").orderBy(*ORDER, "_source_file")
     earlier = (
-        seen.select("_row_hash", F.struct("_source_file", "_line_number").alias("_seen_at"))
+        seen.join(typed.select("_row_hash").distinct(), "_row_hash", "left_semi")  # only this batch's contents
+        .select("_row_hash", F.struct("_source_file", "_line_number").alias("_seen_at"))
         .groupBy("_row_hash")
         .agg(F.collect_set("_seen_at").alias("_seen_at"))
     )
