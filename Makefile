@@ -11,7 +11,7 @@ LAKEHOUSE ?= ./lakehouse
 DATABRICKS_CLI_VERSION := 0.280.0
 DATABRICKS := .cache/databricks-cli/v$(DATABRICKS_CLI_VERSION)/databricks
 
-.PHONY: setup jars test lint demo bench validate databricks-cli clean
+.PHONY: setup jars test lint demo bench bench-smoke validate databricks-cli clean
 
 setup: $(STAMP) jars
 
@@ -27,7 +27,7 @@ jars: $(STAMP)
 
 test: setup
 	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not bench"
 
 lint: setup
 	$(VENV)/bin/ruff check src tests
@@ -68,6 +68,10 @@ validate: setup
 # BENCH_ARGS for flags (e.g. BENCH_ARGS="--phases ingest_small,latency"). Writes bench/results/latest.{json,md}.
 bench: setup
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The benchmark end to end at a tiny scale: every phase runs and writes the stable keys.
+bench-smoke: setup
+	$(VENV)/bin/pytest -q -m bench
 
 clean:
 	rm -rf $(LAKEHOUSE) spark-warehouse .pytest_cache dist

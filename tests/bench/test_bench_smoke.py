@@ -17,7 +17,7 @@ KEYS = (
 )  # fmt: skip
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_bench_runs_at_a_tiny_scale(tmp_path: Path):
     # The 10M-row memory phase and the 1M-row training are left out to keep this short; the real sample too.
     phases = "ingest_small,ingest_1m,model,transform,drain,latency"
