@@ -42,7 +42,10 @@ def checked_rows(spark: SparkSession, path: str) -> DataFrame:
 
     A row repeated within the file is scored like any other: a re-delivery matters to the lakehouse, not here.
     """
-    typed = silver.with_typed_columns(bronze.to_bronze(spark.read.format("binaryFile").load(path)))
+    # Parsed lines are materialised first, as the lakehouse's bronze table is: typing and checks over the parsing
+    # expressions themselves would inline them dozens of times into one plan, too large for Catalyst to optimise.
+    parsed = bronze.to_bronze(spark.read.format("binaryFile").load(path)).localCheckpoint()
+    typed = silver.with_typed_columns(parsed)
     classified = silver.classify(typed, typed.select("_row_hash", "_source_file", "_line_number").limit(0))
     return classified.withColumn(
         "_outcome", F.when(F.size("_failed_expectations") > 0, "quarantine").otherwise("silver")
@@ -77,15 +80,17 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     model, metrics = registry.load_model(spark, config, version)
     source = str(Path(args.input).resolve()) if "://" not in args.input else args.input
     bronze.check_landing(spark, source)
-    checked = checked_rows(spark, source).persist()
+    checked = None
     try:
+        checked = checked_rows(spark, source).persist()
         rejected = rejections(silver.quarantine_rows(checked))
         scored = score(model, silver.silver_rows(checked), metrics["threshold"], config.model.priority)
         written = write_csv(scored.orderBy("_line_number").select(*OUTPUT_COLUMNS), args.output)
     except PySparkException as error:
         raise user_error(error) or error from None
     finally:
-        checked.unpersist()
+        if checked is not None:
+            checked.unpersist()
     for row in rejected:
         log.warning("score-batch: line %d not scored: %s", row["line"], "; ".join(row["reasons"]))
     return {
