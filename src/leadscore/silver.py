@@ -110,7 +110,13 @@ def duplicate_rows(classified: DataFrame) -> DataFrame:
     )
 
 
-OUTPUTS = {"silver_leads": silver_rows, "quarantine": quarantine_rows, "duplicates": duplicate_rows}
+# Each outcome's table and its rows there.
+OUTPUTS = {
+    "silver": ("silver_leads", silver_rows),
+    "quarantine": ("quarantine", quarantine_rows),
+    "duplicate": ("duplicates", duplicate_rows),
+}
+ROWS_PER_FILE = 250_000  # a micro-batch of live traffic writes one file: the scoring stream takes a file a trigger
 
 
 def _seen(spark: SparkSession, config: Config) -> DataFrame:
@@ -127,7 +133,7 @@ def create_tables(spark: SparkSession, config: Config) -> None:
     """Silver, quarantine and duplicates exist before the first batch, which reads them to spot re-deliveries."""
     empty = with_typed_columns(config.table("bronze_leads").read(spark).limit(0))
     classified = classify(empty, empty.select("_row_hash", "_source_file", "_line_number"))
-    for logical, rows in OUTPUTS.items():
+    for logical, rows in OUTPUTS.values():
         config.table(logical).create_if_missing(spark, rows(classified).schema)
 
 
@@ -140,10 +146,16 @@ class SilverBatch:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
-        # Materialised once: the three writes then plan over a short lineage, not the wide typing and checks again.
+        # Materialised once: the writes then plan over a short lineage, not the wide typing and checks again.
         classified = classify(with_typed_columns(batch), _seen(spark, self.config)).localCheckpoint()
-        for logical, rows in OUTPUTS.items():
-            self.config.table(logical).save(self.identity.idempotent_append(rows(classified), batch_id))
+        counts = dict(classified.groupBy("_outcome").count().collect())
+        for outcome, (logical, rows) in OUTPUTS.items():
+            count = counts.get(outcome, 0)
+            if count:  # an empty append would still commit a table version
+                files = min(spark.sparkContext.defaultParallelism, -(-count // ROWS_PER_FILE))
+                self.config.table(logical).save(
+                    self.identity.idempotent_append(rows(classified).coalesce(files), batch_id)
+                )
 
 
 def start_stream(spark: SparkSession, config: Config, *, available_now: bool) -> StreamingQuery:
