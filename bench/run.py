@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import os
 import shlex
@@ -144,19 +143,14 @@ def _follow_ups(landing: Path, count: int, out: Path) -> int:
     """Newer activity for the first `count` leads of the landing files, as one file landed now."""
     import numpy as np
 
+    from leadscore.calibration import read_export
     from leadscore.generator import write_csv
     from leadscore.simulate import follow_up
 
     rng = np.random.default_rng(SEED)
     rows: list[list[str]] = []
     for path in sorted(landing.glob("*.csv")):
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            width = len(next(reader)) - 1  # the trailing delimiter adds an empty last field
-            for row in reader:
-                rows.append(follow_up(row[:width], rng))
-                if len(rows) == count:
-                    break
+        rows += [follow_up(row, rng) for row in read_export(path)[: count - len(rows)]]
         if len(rows) == count:
             break
     write_csv(out, [rows])
@@ -461,7 +455,7 @@ def main() -> int:
         write(result, args.out)
 
     small, large = sizes["rows_small"], sizes["rows_1m"]
-    lake_1m, models, ingested = work / "lake_1m", None, set()
+    lake_1m, models, ingested_1m = work / "lake_1m", None, False
     beside = None
     if args.memory_beside and "ingest_10m" in phases:
         phases.remove("ingest_10m")
@@ -472,20 +466,14 @@ def main() -> int:
             src = generated(small)
             d, w, p, rc = run_child(child_argv("ingest", lakehouse=str(work / "lake_small"), source=str(src)), phase)
             record(phase, {"ingest_rows_per_s_100k": d and d["rows_per_s"]}, d, w, p, rc)
-        elif phase in ("ingest_1m", "ingest_10m"):
-            rows = large if phase == "ingest_1m" else sizes["rows_10m"]
-            lake = lake_1m if phase == "ingest_1m" else work / "lake_10m"
-            d, w, p, rc = run_child(child_argv("ingest", lakehouse=str(lake), source=str(generated(rows))), phase)
-            if phase == "ingest_1m":
-                keys = {"ingest_rows_per_s_1m": d and d["rows_per_s"], "ingest_rows_per_s": d and d["rows_per_s"],
-                        "peak_rss_mb_1m": p}  # fmt: skip
-            else:
-                keys = {"ingest_rows_per_s_10m": d and d["rows_per_s"], "peak_rss_mb_10m": p}
+        elif phase == "ingest_1m":
+            d, w, p, rc = run_child(child_argv("ingest", lakehouse=str(lake_1m), source=str(generated(large))), phase)
+            keys = {"ingest_rows_per_s_1m": d and d["rows_per_s"], "ingest_rows_per_s": d and d["rows_per_s"],
+                    "peak_rss_mb_1m": p}  # fmt: skip
             record(phase, keys, d, w, p, rc)
-            if rc == 0:
-                ingested.add(phase)
-            if phase == "ingest_10m":
-                shutil.rmtree(work / "lake_10m", ignore_errors=True)
+            ingested_1m = rc == 0
+        elif phase == "ingest_10m":
+            memory_phase(sizes["rows_10m"], work, record)
         elif phase == "model":
             # The model the scoring phases use: trained on the real sample (its wall time is train_seconds_real),
             # else on the small generated set.
@@ -504,7 +492,7 @@ def main() -> int:
                 record("train_model", {}, d, w, p, rc)
             models = lake / "models"
         elif phase in ("transform", "drain", "latency", "train_1m"):
-            if phase != "latency" and "ingest_1m" not in ingested:
+            if phase != "latency" and not ingested_1m:
                 say(f"{phase}: skipped, needs the ingest_1m phase")
                 result["skipped"][phase] = "needs ingest_1m"
                 continue

@@ -79,8 +79,9 @@ def run(
     queue = agent_queue(now, 10)
     _show("hot leads to call now (never those who opted out of calls)", rows_of(queue), queue.columns)
     history = version_history(table.delta(spark).history())
-    _show("gold.lead_scores history (newest first)", rows_of(history.limit(12)), history.columns)
-    first_merge = min(r["version"] for r in rows_of(history) if r["operation"] == "MERGE")
+    versions = rows_of(history)
+    _show("gold.lead_scores history (newest first)", versions[:12], history.columns)
+    first_merge = min(r["version"] for r in versions if r["operation"] == "MERGE")
     changes = score_changes(read_as_of(spark, table, version=first_merge), now).where("change = 'changed'")
     _show(
         f"time travel: leads whose score changed since version {first_merge} (VERSION AS OF {first_merge})",
@@ -93,7 +94,7 @@ def run(
         "streamed_rows": replayed["rows"],
         "follow_ups": replayed["follow_ups"],
         "scored_leads": now.count(),
-        "table_versions": history.count(),
+        "table_versions": len(versions),
         "model_version": model["model_version"],
         "seconds": round(time.monotonic() - started, 1),
     }

@@ -80,17 +80,13 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     model, metrics = registry.load_model(spark, config, version)
     source = str(Path(args.input).resolve()) if "://" not in args.input else args.input
     bronze.check_landing(spark, source)
-    checked = None
     try:
-        checked = checked_rows(spark, source).persist()
+        checked = checked_rows(spark, source).localCheckpoint()  # once, for the rejections and the scores
         rejected = rejections(silver.quarantine_rows(checked))
         scored = score(model, silver.silver_rows(checked), metrics["threshold"], config.model.priority)
         written = write_csv(scored.orderBy("_line_number").select(*OUTPUT_COLUMNS), args.output)
     except PySparkException as error:
         raise user_error(error) or error from None
-    finally:
-        if checked is not None:
-            checked.unpersist()
     for row in rejected:
         log.warning("score-batch: line %d not scored: %s", row["line"], "; ".join(row["reasons"]))
     return {
