@@ -51,13 +51,21 @@ def with_typed_columns(bronze: DataFrame) -> DataFrame:
 
 
 def classify(typed: DataFrame, seen: DataFrame) -> DataFrame:
-    """Adds `_outcome` (silver, quarantine or duplicate) and the failed expectations.
+    """Adds `_outcome` (silver, quarantine or duplicate) and the failed expectations; drops `_answer`, and keeps
+    `_raw` only on rows that fail an expectation (quarantine's evidence).
 
     A duplicate is a row whose content (`_row_hash`) was already delivered from another file or line, earlier in
     this batch or in `seen` (silver and quarantine so far). A replayed batch finds its own rows in `seen` under the
     same file and line, so they are not mistaken for re-deliveries.
     """
     first = Window.partitionBy("_row_hash").orderBy(*ORDER, "_source_file")
+    # Judged before the shuffles, which then carry the raw values only of the rows quarantine keeps, and no
+    # `_answer`: half the width of a clean row, and of what the batch materialises.
+    judged = typed.select("*", failed("quarantine").alias("_failed_expectations"), failed("warn").alias("_warnings"))
+    failing = F.size("_failed_expectations") > 0
+    narrow = judged.select(
+        *[c for c in judged.columns if c not in ("_raw", "_answer")], F.when(failing, F.col("_raw")).alias("_raw")
+    )
     earlier = (
         seen.join(typed.select("_row_hash").distinct(), "_row_hash", "left_semi")  # only this batch's contents
         .select("_row_hash", F.struct("_source_file", "_line_number").alias("_seen_at"))
@@ -68,18 +76,13 @@ def classify(typed: DataFrame, seen: DataFrame) -> DataFrame:
     here = F.struct("_source_file", "_line_number")
     redelivered = F.size(seen_at) > F.when(F.array_contains(seen_at, here), 1).otherwise(0)
     checked = (
-        typed.select("*", (F.row_number().over(first) == 1).alias("_first_in_batch"))
+        narrow.select("*", (F.row_number().over(first) == 1).alias("_first_in_batch"))
         .join(earlier, "_row_hash", "left")
-        .select(
-            "*",
-            redelivered.alias("_redelivered"),
-            failed("quarantine").alias("_failed_expectations"),
-            failed("warn").alias("_warnings"),
-        )
+        .select("*", redelivered.alias("_redelivered"))
     )
     outcome = (
         F.when(~F.col("_first_in_batch") | F.col("_redelivered"), "duplicate")
-        .when(F.size("_failed_expectations") > 0, "quarantine")
+        .when(failing, "quarantine")
         .otherwise("silver")
     )
     kept = [c for c in checked.columns if c not in ("_first_in_batch", "_seen_at", "_redelivered")]

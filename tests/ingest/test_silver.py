@@ -97,3 +97,10 @@ def test_outputs_partition_the_batch(spark):
     assert counts == [1, 1, 1]
     quarantined = silver.quarantine_rows(out).first()
     assert quarantined["_raw"]["TotalVisits"] == "x"
+
+
+def test_only_failing_rows_carry_their_raw_values_past_classification(spark):
+    out = classified(spark, bronze_row(2), bronze_row(3, TotalVisits="x"))
+    assert "_answer" not in out.columns
+    raw_visits = {r["_line_number"]: r["_raw"] and r["_raw"]["TotalVisits"] for r in out.collect()}
+    assert raw_visits == {2: None, 3: "x"}
