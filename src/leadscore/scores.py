@@ -19,6 +19,7 @@ from leadscore import registry
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 from leadscore.gold import latest_per_lead
+from leadscore.schema import KEY
 from leadscore.scoring import score
 from leadscore.streams import QueryIdentity, trigger
 
@@ -106,13 +107,11 @@ class ScoreBatch:
         spark = batch.sparkSession
         self.model.refresh(spark)
         scored = score(self.model.model, latest_per_lead(batch), self.model.threshold, self.config.model.priority)
-        rows = lead_score_rows(scored, self.model.version, batch_id).persist()
-        try:
-            with self.identity.idempotent_session(batch, batch_id) as session:
-                merge(session, self.config, rows)
-            leads, oldest, newest = rows.agg(F.count(F.lit(1)), F.min("event_ts"), F.max("event_ts")).first()
-        finally:
-            rows.unpersist()
+        with self.identity.idempotent_session(batch, batch_id) as session:
+            merge(session, self.config, lead_score_rows(scored, self.model.version, batch_id))
+        # From the batch's own files (three columns), not the scored rows: the MERGE materialises its source
+        # itself, so counting those would score the batch a second time (17.7 s of a 1M-lead drain).
+        leads, oldest, newest = batch.agg(F.count_distinct(KEY), F.min("event_ts"), F.max("event_ts")).first()
         if leads:
             now = time.time()
             log.info(

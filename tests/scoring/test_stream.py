@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -91,13 +92,15 @@ def test_a_late_event_never_overwrites_a_newer_score(spark, trained, tmp_path):
     assert (stored["total_visits"], stored["last_action"]) == (25, "Had a Phone Conversation")
 
 
-def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, trained, tmp_path):
+def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, trained, tmp_path, caplog):
     config = lakehouse_with_model(trained, tmp_path)
     lead = new_leads(1, seed=6, first=920_000)[0]
     land(config, "burst.csv", [lead, follow_up(lead, 11), follow_up(lead, 12)])
-    realtime.run(spark, config, config.landing, available_now=True)
+    with caplog.at_level(logging.INFO, logger="leadscore"):
+        realtime.run(spark, config, config.landing, available_now=True)
     stored = scores_of(spark, config).collect()
     assert [(r["total_visits"], r["event_seq"]) for r in stored] == [(12, 4)]
+    assert "scores: batch 0: 1 leads merged" in caplog.text  # leads, not events
 
 
 def test_the_stream_reloads_a_newly_published_model_without_restart(spark, trained, tmp_path):
