@@ -1,33 +1,37 @@
-"""Landing CSV files -> bronze: every line of every file lands, parsed into the 37 raw columns or rescued whole.
+"""Landing CSV files -> bronze rows: every line of every file lands, parsed into the 37 raw columns or rescued whole.
 
-Files are read whole (Spark's binaryFile source), so a file with bytes that are not UTF-8, no rows or another
-header fails the micro-batch with an error naming it before anything is committed. Each line is then split with
-a CSV-aware regular expression in the JVM: no Python on the hot path.
+Files arrive whole (Spark's binaryFile source), so a file that cannot be decoded, has no rows or another header
+fails the micro-batch with an error naming it (and the line) before anything is committed, and every line keeps
+its number. Spark's CSV reader is not the source: it skips blank lines (so lines after one are misnumbered),
+yields nothing for an empty or header-only file, and cannot say where a row was in its file.
+
+Parsing runs in the JVM: lines without a quote (about 96% of a real export) are split on the delimiter; lines with
+one take the CSV-aware path (quoted fields, doubled quotes, the damage it can repair). Only a file holding a quoted
+field that spans lines goes through Python (`records_of`), which joins those lines into one record.
 """
 
 from __future__ import annotations
 
-import hashlib
+import csv
+import io
 from pathlib import Path
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from pyspark.sql.streaming import StreamingQuery
 
-from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 from leadscore.schema import RAW_NAMES, SOURCE_HEADER
-from leadscore.streams import trigger
 
 FIELD_COUNT = len(RAW_NAMES)
 # A field is quoted ("" escapes a quote), unquoted (a quote after its first character is kept as text), or empty.
 _FIELD = r'"(?:[^"]|"")*+"|[^,"][^,]*+|'
 LINE_PATTERN = rf"^(?:{_FIELD})(?:,(?:{_FIELD}))*+$"
 FIELDS_PATTERN = rf"(?:^|,)({_FIELD})"
-# Over the raw fields joined by \u0001: a field that does not open with a quote but holds one.
-STRAY_QUOTE_PATTERN = '(?:^|\u0001)[^"\u0001][^\u0001]*"'
+# A whole row written as one quoted field (its own quotes doubled inside), perhaps followed by trailing delimiters.
+WRAPPED_PATTERN = r'^"((?:[^"]|"")*)",*$'
+MAX_RECORD_LINES = 50  # lines a quoted field may span; beyond that an unclosed quote is damage, not a record
 
 # What Spark's binaryFile source gives for each file.
 BINARY_FILE_SCHEMA = T.StructType(
@@ -38,16 +42,15 @@ BINARY_FILE_SCHEMA = T.StructType(
         T.StructField("content", T.BinaryType()),
     ]
 )
-REPLACEMENT_CHARACTER = "\ufffd"  # what make_valid_utf8 puts where bytes were not UTF-8
+RECORDS = T.ArrayType(T.StructType([T.StructField("line", T.LongType()), T.StructField("text", T.StringType())]))
+REPLACEMENT_CHARACTER = "\ufffd"  # what decoding puts where bytes were invalid in the file's encoding
+UTF8 = "utf-8"
 BRONZE_METADATA = (
     "_source_file", "_file_modification_time", "_line_number", "_row_hash",
     "_rescued_data", "_parse_error", "_repair", "_ingested_at",
 )  # fmt: skip
-
-
-def _fields(text: Column) -> Column:
-    """The line's fields, unquoted."""
-    return _unquoted(F.regexp_extract_all(text, F.lit(FIELDS_PATTERN), F.lit(1)))
+# `_ingested_at` is stamped by the ingest batch, not here: a per-batch timestamp in the parse's generated code would
+# make Spark compile (and the JVM re-JIT) that large class again at every micro-batch.
 
 
 def _unquoted(raw_fields: Column) -> Column:
@@ -59,139 +62,235 @@ def _unquoted(raw_fields: Column) -> Column:
     )
 
 
+def _csv_fields(text: Column) -> Column:
+    """The fields of a line holding quotes, unquoted."""
+    return _unquoted(F.regexp_extract_all(text, F.lit(FIELDS_PATTERN), F.lit(1)))
+
+
 def _without_trailing_empties(fields: Column) -> Column:
     """Drops empty fields after the 37th: what trailing delimiters leave."""
     extra = F.slice(fields, FIELD_COUNT + 1, 1 << 30)
     return F.when(
-        (F.size(fields) > FIELD_COUNT) & (F.concat_ws("", extra) == ""), F.slice(fields, 1, FIELD_COUNT)
+        (F.size(fields) > FIELD_COUNT) & F.forall(extra, lambda f: f == ""), F.slice(fields, 1, FIELD_COUNT)
     ).otherwise(fields)
 
 
 def _first_difference(expected: Column, found: Column) -> Column:
     """1-based position of the first header field that differs from the expected one, or null."""
-    positions = F.sequence(F.lit(1), F.greatest(F.size(expected), F.size(found)))
-    differing = F.transform(
-        positions, lambda i: F.when(~F.try_element_at(expected, i).eqNullSafe(F.try_element_at(found, i)), i)
-    )
-    return F.array_min(F.filter(differing, lambda i: i.isNotNull()))
+    differs = F.zip_with(expected, found, lambda wanted, seen: ~wanted.eqNullSafe(seen))
+    return F.nullif(F.array_position(differs, True).cast("int"), F.lit(0))
 
 
-def split_files(files: DataFrame) -> DataFrame:
-    """binaryFile rows (path, modificationTime, length, content) -> one row per data line, numbered from 1 = header.
+def _opens_record(line: Column) -> Column:
+    """The line holds a quote and is not a whole CSV line: a quoted field opened and not closed on it."""
+    return (F.instr(line, '"') > 0) & ~F.rtrim(line, F.lit("\r")).rlike(LINE_PATTERN)
 
-    Fails the query, naming the file (and line), on bytes that are not UTF-8, another header, or no rows.
-    Each step is its own projection so that Spark splits a file once, not once per line.
+
+def _record_fields(text: str) -> list[str] | None:
+    """The fields of one CSV record (which may hold line breaks inside quotes), or None if it is not exactly one."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        return None
+    if len(rows) != 1:
+        return None
+    fields = rows[0]
+    while len(fields) > FIELD_COUNT and fields[-1] == "":
+        fields.pop()
+    return fields
+
+
+def records_of(lines: list[str]) -> list[tuple[int, str]]:
+    """(line number, text) of each record of a file's data lines, numbered from 2 (the header is line 1).
+
+    A line whose quoted field is not closed is joined with the lines after it when, together, they make one record
+    of the export's columns; otherwise it stands alone (bronze rescues it as broken quoting) and the next line starts
+    a record of its own. So a damaged quote never swallows the good rows after it.
     """
-    path, lines = F.col("path"), F.col("_lines")
-    expected = F.array(*[F.lit(h) for h in SOURCE_HEADER])
-    split = files.select(
+    records, i = [], 0
+    while i < len(lines):
+        line = lines[i].rstrip("\r")
+        joined = None
+        if '"' in line and _record_fields(line) is None:
+            for end in range(i + 1, min(i + MAX_RECORD_LINES, len(lines))):
+                candidate = "\n".join(x.rstrip("\r") for x in lines[i : end + 1])
+                fields = _record_fields(candidate)
+                if fields is not None and len(fields) == FIELD_COUNT:
+                    joined = (end, candidate)
+                    break
+        if joined is None:
+            records.append((i + 2, line))
+            i += 1
+        else:
+            records.append((i + 2, joined[1]))
+            i = joined[0] + 1
+    return records
+
+
+@F.udf(RECORDS)
+def _records_udf(lines: list[str] | None) -> list[tuple[int, str]] | None:
+    return None if lines is None else records_of(lines)
+
+
+def decoded(content: Column, encoding: str) -> Column:
+    """The file's text; bytes invalid in `encoding` become U+FFFD, which `split_files` then refuses by line.
+
+    Any encoding other than UTF-8 (e.g. windows-1252, which spreadsheet tools write) needs the session settings
+    `legacy_charsets` gives.
+    """
+    if encoding.lower().replace("_", "-") in (UTF8, "utf8"):
+        return F.make_valid_utf8(content.cast("string"))
+    return F.decode(content, encoding)
+
+
+def legacy_charsets(spark: SparkSession, encoding: str) -> None:
+    """Spark 4 decodes only a few charsets and fails a whole query on one bad byte; a declared encoding needs Java's
+    charsets, with bad bytes replaced so the error can name the line."""
+    if encoding.lower().replace("_", "-") not in (UTF8, "utf8"):
+        spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+        spark.conf.set("spark.sql.legacy.codingErrorAction", "true")
+
+
+def split_files(files: DataFrame, encoding: str = UTF8) -> DataFrame:
+    """binaryFile rows (path, modificationTime, length, content) -> one row per record, numbered from 1 = header.
+
+    Fails the query, naming the file (and line), on bytes invalid in `encoding`, another header, or no rows. Each
+    step is its own projection referring to the one before, so that Spark splits a file once, not once per use.
+    """
+    path, lines, header = F.col("path"), F.col("_lines"), F.col("_header")
+    text = F.col("_text")
+    decoded_files = files.select("path", "modificationTime", decoded(F.col("content"), encoding).alias("_text"))
+    split = decoded_files.select(
         "path",
         "modificationTime",
-        "length",
-        "content",
-        F.split(F.make_valid_utf8(F.col("content").cast("string")), "\n").alias("_lines"),
+        (F.instr(text, REPLACEMENT_CHARACTER) > 0).alias("_invalid"),
+        F.split(text, "\n").alias("_lines"),
     )
-    header = F.regexp_replace(F.regexp_replace(lines[0], "^\ufeff", ""), "\r$", "")
-    with_header = split.select("*", _without_trailing_empties(_fields(header)).alias("_header"))
-    measured = with_header.select(
+    with_header = split.select(
         "*",
-        _first_difference(expected, F.col("_header")).alias("_differs_at"),
+        F.regexp_replace(F.rtrim(F.regexp_replace(lines[0], "^\ufeff", ""), F.lit("\r")), ",+$", "").alias("_header"),
         (F.size(lines) - F.when(F.element_at(lines, -1) == "", 2).otherwise(1)).alias("_data_lines"),
     )
+    expected_text = ",".join(SOURCE_HEADER)
+    header_fields = with_header.select(
+        "*", F.when(header != expected_text, _csv_fields(header)).alias("_header_fields")
+    )
+    expected = F.array(*[F.lit(h) for h in SOURCE_HEADER])
+    measured = header_fields.select("*", _first_difference(expected, F.col("_header_fields")).alias("_differs_at"))
     differs_at = F.col("_differs_at")
     bad_line = F.array_position(F.transform(lines, lambda line: F.instr(line, REPLACEMENT_CHARACTER) > 0), True)
-    found = F.coalesce(F.try_element_at(F.col("_header"), differs_at), F.lit("(none)"))
+    undecodable = F.concat(F.lit(": line "), bad_line.cast("string"), F.lit(f" has bytes invalid in {encoding}"))
+    found = F.coalesce(F.try_element_at(F.col("_header_fields"), differs_at), F.lit("(none)"))
     wanted = F.coalesce(F.try_element_at(expected, differs_at), F.lit("(none)"))
 
     def fail(*message: Column) -> Column:
         return F.raise_error(F.concat(F.lit("file "), F.regexp_replace(path, "^file:", ""), *message))
 
-    checked = (
-        F.when(
-            ~F.is_valid_utf8(F.col("content").cast("string")),
-            fail(F.lit(": line "), bad_line.cast("string"), F.lit(" has bytes that are not UTF-8")),
-        )
+    checked = measured.select(
+        "path",
+        "modificationTime",
+        F.when(F.col("_invalid"), fail(undecodable))
         .when(
             differs_at.isNotNull(),
             fail(
-                F.lit(": line 1 is not the lead export's header: column "),
-                differs_at.cast("string"),
-                F.lit(" is '"),
-                found,
-                F.lit("' where '"),
-                wanted,
-                F.lit("' was expected"),
-            ),  # fmt: skip
+                F.lit(": line 1 is not the lead export's header: column "), differs_at.cast("string"), F.lit(" is '"),
+                found, F.lit("' where '"), wanted, F.lit("' was expected"),
+            ),
         )
         .when(F.col("_data_lines") < 1, fail(F.lit(" has a header but no lead rows")))
         .otherwise(F.slice(lines, 2, F.col("_data_lines")))
+        .alias("_data"),
+    )  # fmt: skip
+    data = F.col("_data")
+    flagged = checked.select("*", F.exists(data, _opens_record).alias("_spans_lines"))
+    spans_lines = F.col("_spans_lines")
+    numbered = F.transform(
+        data, lambda line, i: F.struct((i + 2).cast("long").alias("line"), F.rtrim(line, F.lit("\r")).alias("text"))
     )
-    return measured.select(
-        path.alias("_source_file"),
+    records = flagged.select(
+        "path",
+        "modificationTime",
+        F.when(spans_lines, _records_udf(F.when(spans_lines, data))).otherwise(numbered).alias("_records"),
+    )
+    # explode_outer: a plain explode makes the optimizer infer a `size(_records) > 0` filter and push it below,
+    # which would compute every step above twice. `_records` is never empty (a file without rows fails above).
+    return records.select(
+        F.col("path").alias("_source_file"),
         F.col("modificationTime").alias("_file_modification_time"),
-        F.posexplode(checked).alias("_position", "_line"),
+        F.explode_outer("_records").alias("_record"),
     ).select(
         "_source_file",
         "_file_modification_time",
-        (F.col("_position") + 2).cast("long").alias("_line_number"),
-        F.rtrim("_line", F.lit("\r")).alias("_line"),
+        F.col("_record.line").alias("_line_number"),
+        F.col("_record.text").alias("_line"),
     )
+
+
+def row_hash(line: Column) -> Column:
+    """The content's identity: the record's text without trailing delimiters, so an identical re-delivery has it."""
+    return F.md5(F.regexp_replace(line, ",+$", ""))
 
 
 def parse_lines(lines: DataFrame) -> DataFrame:
     """Lines -> the 37 raw string columns; a line that cannot be split into them keeps its text in `_rescued_data`.
 
-    Repairs only what is unambiguous, and says so in `_repair`: extra trailing delimiters, and a stray quote
-    inside an unquoted field (kept as text). Staged projections keep each regular expression to one pass a line,
-    and only lines holding a quote pay for the CSV-aware path.
+    Repairs only what is unambiguous, and says so in `_repair`: extra trailing delimiters; a stray quote inside an
+    unquoted field (kept as text); a whole row written as one quoted field whose inner text is exactly a row.
     """
     line = F.col("_line")
-    quoted = F.instr(line, '"') > 0
-    raw_fields = F.regexp_extract_all(line, F.lit(FIELDS_PATTERN), F.lit(1))
-    split = lines.select(
+    wrapped = F.regexp_extract(line, WRAPPED_PATTERN, 1)
+    unwrapped = lines.select(
         "*",
-        (~quoted | line.rlike(LINE_PATTERN)).alias("_well_quoted"),
-        F.when(quoted, raw_fields).alias("_raw_fields"),
-    )
-    unquoted = split.select(
-        "*",
-        F.coalesce(F.array_join("_raw_fields", "\u0001").rlike(STRAY_QUOTE_PATTERN), F.lit(False)).alias(
-            "_stray_quote"
+        F.when(F.instr(line, '"') == 1, F.nullif(F.replace(wrapped, F.lit('""'), F.lit('"')), F.lit(""))).alias(
+            "_unwrapped"
         ),
-        F.when(quoted, _unquoted(F.col("_raw_fields"))).otherwise(F.split(line, ",", -1)).alias("_all_fields"),
     )
-    trimmed = unquoted.select("*", _without_trailing_empties(F.col("_all_fields")).alias("_fields"))
+    text = F.coalesce(F.col("_unwrapped"), line)
+    quoted = F.instr(text, '"') > 0
+    raw_fields = F.regexp_extract_all(text, F.lit(FIELDS_PATTERN), F.lit(1))
+    split = unwrapped.select(
+        "*",
+        (~quoted | text.rlike(LINE_PATTERN)).alias("_well_quoted"),
+        F.when(quoted, raw_fields).alias("_raw_fields"),
+        F.when(quoted, _unquoted(raw_fields)).otherwise(F.split(text, ",", -1)).alias("_all_fields"),
+    )
+    trimmed = split.select("*", _without_trailing_empties(F.col("_all_fields")).alias("_fields"))
     fields, well_quoted = F.col("_fields"), F.col("_well_quoted")
     judged = trimmed.select(
         "*",
         (well_quoted & (F.size(fields) == FIELD_COUNT)).alias("_parsed"),
         (F.size("_all_fields") - F.greatest(F.size(fields), F.lit(FIELD_COUNT + 1))).alias("_extra_delimiters"),
     )
-    parsed, extra = F.col("_parsed"), F.col("_extra_delimiters")
+    parsed, extra, was_wrapped = F.col("_parsed"), F.col("_extra_delimiters"), F.col("_unwrapped").isNotNull()
+    stray_quote = F.exists(F.coalesce("_raw_fields", F.array()), lambda f: ~f.startswith('"') & (F.instr(f, '"') > 0))
     repairs = F.concat_ws(
         "; ",
+        F.when(was_wrapped, F.lit("unwrapped a whole row written as one quoted field")),
         F.when(extra > 0, F.concat(F.lit("removed "), extra.cast("string"), F.lit(" extra trailing delimiter(s)"))),
-        F.when(F.col("_stray_quote"), F.lit("kept a stray quote inside an unquoted field as text")),
+        F.when(stray_quote, F.lit("kept a stray quote inside an unquoted field as text")),
     )
-    error = F.when(
-        ~well_quoted, F.lit("broken quoting: a quoted field is not closed or is followed by text")
-    ).otherwise(F.concat(F.lit(f"expected {FIELD_COUNT} fields, found "), F.size(fields).cast("string")))
-    content = F.when(parsed, F.concat_ws("\u0001", *[fields[i] for i in range(FIELD_COUNT)])).otherwise(line)
+    error = F.concat(
+        F.when(
+            was_wrapped, F.lit("a whole row written as one quoted field, but its inner text is not a row: ")
+        ).otherwise(""),
+        F.when(~well_quoted, F.lit("broken quoting: a quoted field is not closed or is followed by text")).otherwise(
+            F.concat(F.lit(f"expected {FIELD_COUNT} fields, found "), F.size(fields).cast("string"))
+        ),
+    )
     return judged.select(
         "_source_file",
         "_file_modification_time",
         "_line_number",
         *[F.when(parsed, fields[i]).alias(name) for i, name in enumerate(RAW_NAMES)],
-        F.md5(content).alias("_row_hash"),
+        row_hash(line).alias("_row_hash"),
         F.when(~parsed, line).alias("_rescued_data"),
         F.when(~parsed, error).alias("_parse_error"),
         F.when(parsed, F.nullif(repairs, F.lit(""))).alias("_repair"),
-        F.current_timestamp().alias("_ingested_at"),
     )
 
 
-def to_bronze(files: DataFrame) -> DataFrame:
-    return parse_lines(split_files(files))
+def to_bronze(files: DataFrame, encoding: str = UTF8) -> DataFrame:
+    return parse_lines(split_files(files, encoding))
 
 
 def check_landing(spark: SparkSession, source: str) -> None:
@@ -213,43 +312,18 @@ def check_landing(spark: SparkSession, source: str) -> None:
             raise LeadscoreError(f"file {file} is empty")
 
 
-def read_landing(spark: SparkSession, source: str, max_files_per_trigger: int | None) -> DataFrame:
-    """The landing folder (or one file) as a stream of whole files; each file is taken once, as Auto Loader does."""
-    folder, name = source.rstrip("/"), None
+def landing_folder(source: str) -> tuple[str, str]:
+    """(folder, file name glob) of a landing folder or one CSV file."""
     if source.endswith(".csv"):
         folder, _, name = source.rpartition("/")
-    reader = spark.readStream.format("binaryFile").schema(BINARY_FILE_SCHEMA).option("pathGlobFilter", name or "*.csv")
+        return folder, name
+    return source.rstrip("/"), "*.csv"
+
+
+def read_landing(spark: SparkSession, source: str, max_files_per_trigger: int | None) -> DataFrame:
+    """The landing folder (or one file) as a stream of whole files; each file is taken once, as Auto Loader does."""
+    folder, glob = landing_folder(source)
+    reader = spark.readStream.format("binaryFile").schema(BINARY_FILE_SCHEMA).option("pathGlobFilter", glob)
     if max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", max_files_per_trigger)
     return reader.load(folder)
-
-
-def checkpoint_for(config: Config, source: str) -> str:
-    """One bronze checkpoint per landing source: a second source is a second stream."""
-    return config.checkpoint(f"bronze_{hashlib.sha1(source.encode()).hexdigest()[:12]}")
-
-
-def create_table(spark: SparkSession, config: Config) -> None:
-    """Bronze exists before its first file, so silver can stream from it even when nothing has landed yet."""
-    empty = spark.createDataFrame([], BINARY_FILE_SCHEMA)
-    config.table("bronze_leads").create_if_missing(spark, to_bronze(empty).schema)
-
-
-def start_stream(
-    spark: SparkSession, config: Config, source: str, *, available_now: bool, max_files_per_trigger: int | None
-) -> StreamingQuery:
-    bronze = to_bronze(read_landing(spark, source, max_files_per_trigger)).observe(
-        "bronze",
-        F.count(F.lit(1)).alias("rows"),
-        F.count("_rescued_data").alias("rescued"),
-        F.count("_repair").alias("repaired"),
-    )
-    writer = (
-        bronze.writeStream.queryName("bronze")
-        .format("delta")
-        .outputMode("append")
-        .option("checkpointLocation", checkpoint_for(config, source))
-    )
-    writer = trigger(writer, available_now, config.stream.trigger_seconds)
-    table = config.table("bronze_leads")
-    return writer.start(table.location) if table.by_path else writer.toTable(table.location)

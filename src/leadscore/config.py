@@ -37,7 +37,12 @@ class SparkSettings:
 class StreamSettings:
     trigger_seconds: float
     max_files_per_trigger: int
-    ingest_max_files_per_trigger: int
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    encoding: str
+    max_files_per_trigger: int
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class Config:
     landing: str
     spark: SparkSettings
     stream: StreamSettings
+    ingest: IngestSettings
     model: ModelSettings
     feature_sets: dict[str, tuple[str, ...]]
 
@@ -139,6 +145,7 @@ def load_config(
         landing=str(raw.get("landing") or f"{lakehouse}/landing"),
         spark=SparkSettings(**raw["spark"]),
         stream=StreamSettings(**raw["stream"]),
+        ingest=IngestSettings(**raw["ingest"]),
         model=model,
         feature_sets=feature_sets,
     )

@@ -8,14 +8,14 @@ and lists the rule in its `_warnings`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
-
-from pyspark.sql import Column
-from pyspark.sql import functions as F
 
 from leadscore.schema import COLUMNS, KEY
 
 Action = Literal["quarantine", "warn"]
+# Silver's column holding a raw value that said something (not empty, not the form's placeholder) is this + raw name.
+ANSWERED = "_answered__"
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class Expectation:
 
 
 def _answered(raw: str) -> str:
-    """The raw value said something: not empty, not the form's placeholder (see silver's `_answer`)."""
-    return f"_answer.`{raw}` IS NOT NULL"
+    """The raw value said something: not empty, not the form's placeholder (see silver.with_typed_columns)."""
+    return f"`{ANSWERED}{raw}` IS NOT NULL"
 
 
 def _declared() -> tuple[Expectation, ...]:
@@ -69,9 +69,10 @@ def _declared() -> tuple[Expectation, ...]:
 EXPECTATIONS: tuple[Expectation, ...] = _declared()
 
 
-def failed(action: Action) -> Column:
-    """Names of the expectations of this action the row fails (a rule that evaluates to null fails)."""
+@cache
+def failed(action: Action) -> str:
+    """SQL for the names of the expectations of this action the row fails (a rule that evaluates to null fails)."""
     checks = [
-        F.when(~F.coalesce(F.expr(e.rule), F.lit(False)), F.lit(e.name)) for e in EXPECTATIONS if e.action == action
+        f"CASE WHEN NOT coalesce({e.rule}, false) THEN '{e.name}' END" for e in EXPECTATIONS if e.action == action
     ]
-    return F.array_compact(F.array(*checks))
+    return f"array_compact(array({', '.join(checks)}))"

@@ -21,8 +21,8 @@ log = logging.getLogger("leadscore")
 
 
 def latest_per_lead(silver_df: DataFrame) -> DataFrame:
-    """One row per lead: its newest event by (event_ts, event_seq), the source file breaking exact ties."""
-    newest_first = Window.partitionBy(KEY).orderBy(*[F.desc(c) for c in (*ORDER, "_source_file")])
+    """One row per lead: its newest event by silver.ORDER (landing time, file, line)."""
+    newest_first = Window.partitionBy(KEY).orderBy(*[F.desc(c) for c in ORDER])
     return silver_df.withColumn("_rank", F.row_number().over(newest_first)).where(F.col("_rank") == 1).drop("_rank")
 
 

@@ -1,49 +1,170 @@
-"""Landing -> bronze -> silver as two availableNow streams: each new file once, every row accounted for."""
+"""Landing -> bronze + silver in one streaming query: each new file once, every row accounted for, exactly once.
+
+`leadscore ingest` runs the query with an availableNow trigger (what has landed, then it stops) and `leadscore
+stream` keeps it running beside the scores query: there is one ingestion path.
+
+Per micro-batch, the stream parses the batch's files (leadscore.bronze) and Spark's streaming de-duplication marks
+the contents it has never seen (state in the query's checkpoint, so telling a re-delivery costs the same whatever
+silver holds); `IngestBatch` then writes bronze, silver, quarantine and duplicates from that one parse, each write
+idempotent for its (query, batch).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from datetime import UTC, datetime
 
-from pyspark.sql import SparkSession
+from pyspark import StorageLevel
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
 
 from leadscore import bronze, silver
 from leadscore.config import Config
-from leadscore.streams import await_query, progress_logged
+from leadscore.streams import BatchCommits, await_query, progress_logged, trigger
 
 log = logging.getLogger("leadscore")
 
+PROBE = "_probe"
+BROADCAST_ROWS = 200_000  # contents delivered more than once in a batch, or before it: joined by broadcast up to this
 
-def run_counts(spark: SparkSession, config: Config, since: datetime) -> dict[str, int]:
-    """What this run committed: rows stamped by batches that ran after it started (a replayed batch included)."""
-    new_bronze = config.table("bronze_leads").read(spark).where(F.col("_ingested_at") >= F.lit(since))
-    files, rows, repaired = new_bronze.agg(
-        F.count_distinct("_source_file"), F.count(F.lit(1)), F.count("_repair")
-    ).first()
 
-    def processed(logical: str) -> int:
-        return config.table(logical).read(spark).where(F.col("_processed_at") >= F.lit(since)).count()
+def parsed_and_judged(files: DataFrame, encoding: str) -> DataFrame:
+    """Landing files -> bronze rows, typed and judged by the expectations: all of it stateless, so it is part of
+    the stream's own plan, analysed once when the query starts rather than at every micro-batch."""
+    return silver.judge(silver.with_typed_columns(bronze.to_bronze(files, encoding)))
 
+
+def deliveries(rows: DataFrame) -> DataFrame:
+    """The batch's rows and, flagged `_probe`, one row per content (`_row_hash`) the stream has never seen.
+
+    Spark's streaming de-duplication drops what it has seen; the rows themselves go past it untouched, so every row
+    still lands in bronze and the re-deliveries are counted, not lost.
+    """
+    new_contents = rows.select("_row_hash").dropDuplicates(["_row_hash"]).withColumn(PROBE, F.lit(True))
+    return rows.withColumn(PROBE, F.lit(False)).unionByName(new_contents, allowMissingColumns=True)
+
+
+class IngestBatch:
+    """foreachBatch: one parsed batch -> bronze, silver, quarantine and duplicates, each append idempotent."""
+
+    def __init__(self, config: Config, commits: BatchCommits):
+        self.config = config
+        self.commits = commits
+
+    def _append(self, logical: str, rows: DataFrame, batch_id: int) -> None:
+        self.commits.append(self.config.table(logical), rows.coalesce(1), batch_id)
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        spark = batch.sparkSession
+        # Materialised once: the parse and the stream's de-duplication state are not run again by each write.
+        batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            rows = batch.where(~F.col(PROBE)).select(
+                *[c for c in batch.columns if c != PROBE],
+                F.current_timestamp().alias("_ingested_at"),
+                F.lit(self.commits.query_id(spark)).alias("_ingest_query_id"),
+                F.lit(batch_id).cast("long").alias("_ingest_batch_id"),
+            )
+            exceptions = silver.delivery_exceptions(rows, batch.where(F.col(PROBE))).localCheckpoint()
+            small = exceptions.count() <= BROADCAST_ROWS
+            classified = silver.classify(
+                silver.mark_first_deliveries(rows, F.broadcast(exceptions) if small else exceptions)
+            )
+            self._append("bronze_leads", silver.bronze_rows(rows), batch_id)
+            outcomes = Observation(f"outcomes_{batch_id}")
+            counted = classified.observe(
+                outcomes,
+                F.count_if(F.col("_outcome") == "quarantine").alias("quarantine"),
+                F.count_if(F.col("_outcome") == "duplicate").alias("duplicate"),
+            )
+            self._append("silver_leads", silver.silver_rows(counted), batch_id)
+            counts = outcomes.get
+            for outcome in ("quarantine", "duplicate"):
+                if counts[outcome]:  # an empty append would still commit a table version
+                    logical, rows_of = silver.OUTPUTS[outcome]
+                    self._append(logical, rows_of(classified), batch_id)
+        finally:
+            batch.unpersist()
+
+
+def checkpoint_for(config: Config, source: str) -> str:
+    """One ingest checkpoint per landing source: a second source is a second stream."""
+    return config.checkpoint(f"ingest_{hashlib.sha1(source.encode()).hexdigest()[:12]}")
+
+
+def create_tables(spark: SparkSession, config: Config) -> None:
+    """Bronze, silver, quarantine and duplicates exist before the first file lands, so the scores stream can start."""
+    empty = spark.createDataFrame([], bronze.BINARY_FILE_SCHEMA)
+    rows = parsed_and_judged(empty, config.ingest.encoding).select(
+        "*",
+        F.current_timestamp().alias("_ingested_at"),
+        F.lit("").alias("_ingest_query_id"),
+        F.lit(0).cast("long").alias("_ingest_batch_id"),
+    )
+    config.table("bronze_leads").create_if_missing(spark, silver.bronze_rows(rows).schema)
+    exceptions = silver.delivery_exceptions(rows, rows.select("_row_hash"))
+    classified = silver.classify(silver.mark_first_deliveries(rows, exceptions))
+    for logical, rows_of in silver.OUTPUTS.values():
+        config.table(logical).create_if_missing(spark, rows_of(classified).schema)
+
+
+def start(spark: SparkSession, config: Config, source: str, *, available_now: bool) -> StreamingQuery:
+    """Starts the ingest query over a landing folder (or one file)."""
+    bronze.check_landing(spark, source)
+    create_tables(spark, config)
+    encoding = config.ingest.encoding
+    bronze.legacy_charsets(spark, encoding)
+    checkpoint = checkpoint_for(config, source)
+    files = bronze.read_landing(spark, source, config.ingest.max_files_per_trigger)
+    writer = (
+        deliveries(parsed_and_judged(files, encoding))
+        .writeStream.queryName("ingest")
+        .foreachBatch(IngestBatch(config, BatchCommits(checkpoint)))
+        .option("checkpointLocation", checkpoint)
+    )
+    return trigger(writer, available_now, config.stream.trigger_seconds).start()
+
+
+def committed_batches(spark: SparkSession, checkpoint: str) -> int:
+    """How many micro-batches the checkpoint has committed: the next run starts at this batch id (or replays it)."""
+    try:
+        names = spark.read.text(f"{checkpoint}/commits").select(F.col("_metadata.file_name")).distinct().collect()
+    except AnalysisException:
+        return 0
+    return max((int(r[0]) + 1 for r in names if r[0].isdigit()), default=0)
+
+
+def run_counts(spark: SparkSession, config: Config, query_id: str, first_batch: int) -> dict[str, int]:
+    """What this run wrote, replayed batches included: rows stamped by this query's batches from `first_batch` on."""
+
+    def written(logical: str) -> DataFrame:
+        return (
+            config.table(logical)
+            .read(spark)
+            .where((F.col("_ingest_query_id") == query_id) & (F.col("_ingest_batch_id") >= first_batch))
+        )
+
+    files, rows, repaired = (
+        written("bronze_leads").agg(F.count_distinct("_source_file"), F.count(F.lit(1)), F.count("_repair")).first()
+    )
     return {
         "files": files,
         "rows_read": rows,
         "bronze": rows,
-        "silver": processed("silver_leads"),
-        "quarantined": processed("quarantine"),
-        "duplicates": processed("duplicates"),
+        "silver": written("silver_leads").count(),
+        "quarantined": written("quarantine").count(),
+        "duplicates": written("duplicates").count(),
         "repaired": repaired,
     }
 
 
 def ingest(spark: SparkSession, config: Config, source: str) -> dict[str, int]:
-    bronze.check_landing(spark, source)
-    since = datetime.now(UTC)
-    bronze.create_table(spark, config)
+    """Ingests what has landed (availableNow) and returns this run's counts."""
+    checkpoint = checkpoint_for(config, source)
+    first_batch = committed_batches(spark, checkpoint)
     with progress_logged(spark):
-        log.info("bronze: ingesting new files from %s", source)
-        max_files = config.stream.ingest_max_files_per_trigger
-        await_query(bronze.start_stream(spark, config, source, available_now=True, max_files_per_trigger=max_files))
-        log.info("silver: typing, checking and de-duplicating new bronze rows")
-        await_query(silver.start_stream(spark, config, available_now=True))
-    return run_counts(spark, config, since)
+        log.info("ingest: new files from %s -> bronze, silver, quarantine, duplicates", source)
+        query = await_query(start(spark, config, source, available_now=True))
+    return run_counts(spark, config, str(query.id), first_batch)

@@ -1,34 +1,21 @@
-"""One process, three chained streams: landing -> bronze -> silver -> gold.lead_scores, each with its checkpoint."""
+"""The real-time path as two queries: ingest (landing -> bronze + silver) and scores (silver -> gold.lead_scores).
+
+Each has its own checkpoint and runs the same code as the batch commands: `leadscore ingest` is the ingest query
+with an availableNow trigger, and the bundle's score_stream job runs only the scores query (no landing source).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from leadscore import bronze, scores, silver
+from leadscore import ingest, scores
 from leadscore.config import Config
 from leadscore.streams import await_query, progress_logged, user_error
 
 log = logging.getLogger("leadscore")
-
-
-def _starters(
-    spark: SparkSession, config: Config, source: str, available_now: bool
-) -> list[Callable[[], StreamingQuery]]:
-    return [
-        lambda: bronze.start_stream(
-            spark,
-            config,
-            source,
-            available_now=available_now,
-            max_files_per_trigger=config.stream.ingest_max_files_per_trigger,
-        ),  # fmt: skip
-        lambda: silver.start_stream(spark, config, available_now=available_now),
-        lambda: scores.start_stream(spark, config, available_now=available_now),
-    ]
 
 
 def _run_until_stopped(spark: SparkSession, queries: list[StreamingQuery]) -> None:
@@ -44,11 +31,11 @@ def _run_until_stopped(spark: SparkSession, queries: list[StreamingQuery]) -> No
             query.stop()
 
 
-def start(spark: SparkSession, config: Config, source: str) -> list[StreamingQuery]:
-    """Starts the three queries on processing-time triggers; they run until stopped."""
-    bronze.check_landing(spark, source)
-    bronze.create_table(spark, config)
-    return [begin() for begin in _starters(spark, config, source, available_now=False)]
+def start(spark: SparkSession, config: Config, source: str | None) -> list[StreamingQuery]:
+    """Starts the queries on processing-time triggers (ingest only with a landing source); they run until stopped."""
+    queries = [ingest.start(spark, config, source, available_now=False)] if source else []
+    ingest.create_tables(spark, config)  # the scores query streams from silver, which must exist
+    return [*queries, scores.start_stream(spark, config, available_now=False)]
 
 
 def drain(queries: list[StreamingQuery]) -> None:
@@ -57,13 +44,13 @@ def drain(queries: list[StreamingQuery]) -> None:
         query.processAllAvailable()
 
 
-def run(spark: SparkSession, config: Config, source: str, *, available_now: bool) -> None:
-    """availableNow drains what has landed, stage after stage, and returns; otherwise the streams run until stopped."""
+def run(spark: SparkSession, config: Config, source: str | None, *, available_now: bool) -> None:
+    """availableNow drains what has landed, query after query, and returns; otherwise they run until stopped."""
     with progress_logged(spark):
         if not available_now:
             _run_until_stopped(spark, start(spark, config, source))
             return
-        bronze.check_landing(spark, source)
-        bronze.create_table(spark, config)
-        for begin in _starters(spark, config, source, available_now=True):
-            await_query(begin())
+        if source:
+            await_query(ingest.start(spark, config, source, available_now=True))
+        ingest.create_tables(spark, config)
+        await_query(scores.start_stream(spark, config, available_now=True))

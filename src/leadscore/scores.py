@@ -1,8 +1,9 @@
 """Silver -> gold.lead_scores: each micro-batch scored and MERGEd by prospect_id, exactly once.
 
 The newest event of a lead wins: within a batch only its latest event is scored (no double insert, no MERGE
-multiple-match), and a late event older than the stored one never overwrites it. The batch's MERGE runs with
-Delta's idempotent-write settings, so a replayed micro-batch neither changes the table nor adds a version.
+multiple-match), and a late event older than the stored one never overwrites it. Each MERGE is tagged with its
+(query, batch), so a micro-batch replayed after a crash finds its MERGE committed and neither changes the table nor
+adds a version. The MERGE is SQL, which runs the same on a classic session, over Spark Connect and on Databricks.
 """
 
 from __future__ import annotations
@@ -21,17 +22,21 @@ from leadscore.errors import LeadscoreError
 from leadscore.gold import latest_per_lead
 from leadscore.schema import KEY
 from leadscore.scoring import score
-from leadscore.streams import QueryIdentity, trigger
+from leadscore.streams import BatchCommits, trigger
 
 log = logging.getLogger("leadscore")
 
 # What an agent reads beside the score; the lead's identity and contact preferences come first.
 AGENT_FEATURES = ("lead_capture_channel", "referral_source", "last_action", "total_visits", "total_browsing_time")
-TABLE_PROPERTIES = {
-    "delta.enableChangeDataFeed": "true",  # the CRM sync reads the table's changes
-    "delta.enableDeletionVectors": "true",  # an update marks the old row instead of rewriting its file
-}
-NEWER = "s.event_ts > t.event_ts OR (s.event_ts = t.event_ts AND s.event_seq > t.event_seq)"
+# The incoming event is newer than the stored one (silver.ORDER: landing time, then file, then line).
+NEWER = (
+    "s.event_ts > t.event_ts OR (s.event_ts = t.event_ts AND "
+    "(s.event_file > t.event_file OR (s.event_file = t.event_file AND s.event_seq > t.event_seq)))"
+)
+# A batch of at most this many leads names them in the MERGE condition: Delta then skips the files whose
+# prospect_id statistics rule them out instead of joining the batch with every file of the table.
+PRUNING_LEADS = 2_000
+BATCH_VIEW = "leadscore_scored_batch"
 
 
 def lead_score_rows(scored: DataFrame, model_version: str, batch_id: int) -> DataFrame:
@@ -47,6 +52,7 @@ def lead_score_rows(scored: DataFrame, model_version: str, batch_id: int) -> Dat
         "opted_out_email",
         F.lit(model_version).alias("model_version"),
         "event_ts",
+        "event_file",
         "event_seq",
         F.current_timestamp().alias("scored_at"),
         F.lit(batch_id).cast("long").alias("batch_id"),
@@ -60,19 +66,29 @@ def create_table(spark: SparkSession, config: Config) -> None:
         .limit(0)
         .select("*", F.lit(0.0).alias("score"), F.lit(False).alias("prediction"), F.lit("").alias("priority"))
     )
-    config.table("lead_scores").create_if_missing(spark, lead_score_rows(unscored, "", 0).schema, TABLE_PROPERTIES)
+    config.table("lead_scores").create_if_missing(spark, lead_score_rows(unscored, "", 0).schema)
 
 
-def merge(spark: SparkSession, config: Config, rows: DataFrame) -> None:
-    (
-        config.table("lead_scores")
-        .delta(spark)
-        .alias("t")
-        .merge(rows.alias("s"), "t.prospect_id = s.prospect_id")
-        .whenMatchedUpdateAll(condition=NEWER)
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+def merge(spark: SparkSession, config: Config, rows: DataFrame, leads: list[str] | None = None) -> None:
+    """MERGE of one row per lead into lead_scores; `leads` (the rows' prospect ids, when few) prunes the files read.
+
+    `rows` should be materialised: the MERGE reads its source twice (the session does not make it copy it again).
+    """
+    on = "t.prospect_id = s.prospect_id"
+    if leads:
+        on += f" AND t.prospect_id IN ({', '.join(_sql_string(lead) for lead in leads)})"
+    rows.createOrReplaceTempView(BATCH_VIEW)
+    try:
+        spark.sql(
+            f"MERGE INTO {config.table('lead_scores').sql_name} t USING {BATCH_VIEW} s ON {on} "
+            f"WHEN MATCHED AND ({NEWER}) THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        )
+    finally:
+        spark.catalog.dropTempView(BATCH_VIEW)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class CurrentModel:
@@ -98,17 +114,22 @@ class CurrentModel:
 class ScoreBatch:
     """foreachBatch: the latest event per lead, scored and MERGEd into lead_scores once."""
 
-    def __init__(self, config: Config, identity: QueryIdentity):
+    def __init__(self, config: Config, commits: BatchCommits):
         self.config = config
-        self.identity = identity
+        self.commits = commits
         self.model = CurrentModel(config)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
+        table = self.config.table("lead_scores")
+        if self.commits.written(spark, table, batch_id):
+            return  # a replay: this batch's MERGE is committed
         self.model.refresh(spark)
         scored = score(self.model.model, latest_per_lead(batch), self.model.threshold, self.config.model.priority)
-        with self.identity.idempotent_session(batch, batch_id) as session:
-            merge(session, self.config, lead_score_rows(scored, self.model.version, batch_id))
+        rows = lead_score_rows(scored, self.model.version, batch_id).localCheckpoint()  # scored once
+        leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]
+        with self.commits.tagged(spark, batch_id):
+            merge(spark, self.config, rows, leads if len(leads) <= PRUNING_LEADS else None)
         if not log.isEnabledFor(logging.INFO):
             return  # the figures below are a Spark job of their own, run only for the log line
         # From the batch's own files (three columns), not the scored rows: the MERGE materialises its source
@@ -125,7 +146,7 @@ class ScoreBatch:
 def start_stream(spark: SparkSession, config: Config, *, available_now: bool) -> StreamingQuery:
     create_table(spark, config)
     checkpoint = config.checkpoint("lead_scores")
-    handler = ScoreBatch(config, QueryIdentity(checkpoint))
+    handler = ScoreBatch(config, BatchCommits(checkpoint))
     handler.model.refresh(spark)  # fail now, not at the first batch, when no model is published
     writer = (
         config.table("silver_leads")

@@ -1,92 +1,128 @@
-"""Bronze -> silver: typed, renamed, cleaned leads; failing rows to quarantine; re-deliveries counted, not kept.
+"""Bronze rows -> silver: typed, renamed, cleaned leads; failing rows to quarantine; re-deliveries counted, not kept.
 
 Every bronze row ends in exactly one of silver, quarantine or duplicates, so
 bronze rows = silver rows + quarantined rows + duplicate re-deliveries.
+The transforms here are pure; the ingest query (leadscore.ingest) feeds them each micro-batch and writes the result.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
-from pyspark.sql import functions as F
-from pyspark.sql.streaming import StreamingQuery
+from functools import cache
 
-from leadscore.config import Config
-from leadscore.expectations import failed
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from leadscore.bronze import BRONZE_METADATA
+from leadscore.expectations import ANSWERED, failed
 from leadscore.schema import COLUMNS, PLACEHOLDER, RAW_NAMES
 from leadscore.schema import Column as SourceColumn
-from leadscore.streams import QueryIdentity, trigger
 
-# Where in the record a row comes from: file, line, and when the file landed.
-LINEAGE = ("_source_file", "_line_number", "_row_hash", "_ingested_at")
-ORDER = ("event_ts", "event_seq")  # newest event of a lead = greatest (event_ts, event_seq)
-
-
-def _cleaned(raw: str) -> Column:
-    """'' and the web form's untouched `Select` both mean "not answered" (a plain CASE: cheap to plan)."""
-    value = F.trim(F.col(f"_raw.{raw}"))
-    return F.when(value.isin("", PLACEHOLDER), F.lit(None).cast("string")).otherwise(value)
+# Where in the record a row comes from: file, line, when the file landed, and the ingest micro-batch that wrote it.
+LINEAGE = ("_source_file", "_line_number", "_row_hash", "_ingested_at", "_ingest_query_id", "_ingest_batch_id")
+# The newest event of a lead is the greatest (event_ts, event_file, event_seq): the file's landing time, then its
+# path (two files landed in the same millisecond always compare the same way), then the line.
+ORDER = ("event_ts", "event_file", "event_seq")
+# Deliveries of the same content, earliest first: the first one is kept, the others are re-deliveries.
+DELIVERY_ORDER = ("_file_modification_time", "_source_file", "_line_number")
 
 
-def _typed(column: SourceColumn) -> Column:
-    value = F.col(f"_answer.{column.raw_name}")
+# Silver's working frame keeps each raw value as `_raw__<raw name>`: Spark resolves names case-insensitively, so the
+# raw `Prospect_ID` and the typed `prospect_id` cannot sit side by side under their own names.
+RAW = "_raw__"
+
+
+def _typed(column: SourceColumn) -> str:
+    value = f"`{ANSWERED}{column.raw_name}`"
     if column.kind in ("int", "double"):
-        return value.try_cast(column.kind)  # ANSI mode: a dirty number becomes null, and an expectation names it
+        return f"try_cast({value} AS {column.kind})"  # ANSI mode: a dirty number becomes null, an expectation names it
     if column.kind == "bool":
-        return F.when(F.lower(value) == "yes", True).when(F.lower(value) == "no", False)
+        return f"CASE lower({value}) WHEN 'yes' THEN true WHEN 'no' THEN false END"
     if column.kind == "label":
-        return F.when(value == "1", True).when(value == "0", False)
+        return f"CASE {value} WHEN '1' THEN true WHEN '0' THEN false END"
     return value
 
 
+@cache
+def _typing() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The two projections of `with_typed_columns`, as SQL: written once, and each a single call into the JVM
+    (building them column by column costs thousands of Py4J calls a micro-batch)."""
+    answered = tuple(
+        expression
+        for n in RAW_NAMES
+        # '' and the web form's untouched `Select` both mean "not answered".
+        for expression in (
+            f"`{n}` AS `{RAW}{n}`",
+            f"nullif(nullif(trim(`{n}`), ''), '{PLACEHOLDER}') AS `{ANSWERED}{n}`",
+        )
+    )
+    typed = tuple(f"{_typed(c)} AS {c.name}" for c in COLUMNS) + (
+        "_file_modification_time AS event_ts",
+        "_source_file AS event_file",
+        "_line_number AS event_seq",
+    )
+    return answered, typed
+
+
 def with_typed_columns(bronze: DataFrame) -> DataFrame:
-    """The typed, renamed columns beside the raw ones (in `_raw`), which the expectations compare."""
-    raw = bronze.select(F.struct(*RAW_NAMES).alias("_raw"), *[c for c in bronze.columns if c.startswith("_")])
-    answered = raw.select("*", F.struct(*[_cleaned(name).alias(name) for name in RAW_NAMES]).alias("_answer"))
-    return answered.select(
-        "*",
-        *[_typed(c).alias(c.name) for c in COLUMNS],
-        F.col("_file_modification_time").alias("event_ts"),
-        F.col("_line_number").alias("event_seq"),
-    )
+    """The typed, renamed columns beside the raw ones (which the expectations compare and quarantine keeps)."""
+    answered, typed = _typing()
+    others = [f"`{c}`" for c in bronze.columns if c not in RAW_NAMES]
+    return bronze.selectExpr(*others, *answered).selectExpr("*", *typed)
 
 
-def classify(typed: DataFrame, seen: DataFrame) -> DataFrame:
-    """Adds `_outcome` (silver, quarantine or duplicate) and the failed expectations; drops `_answer`, and keeps
-    `_raw` only on rows that fail an expectation (quarantine's evidence).
+def delivery_exceptions(rows: DataFrame, new_contents: DataFrame) -> DataFrame:
+    """Contents (`_row_hash`) of the batch that are not simply first deliveries: delivered before this batch (not in
+    `new_contents`, the hashes the stream had never seen), or more than once in it (then `_first_at` is the earliest).
 
-    A duplicate is a row whose content (`_row_hash`) was already delivered from another file or line, earlier in
-    this batch or in `seen` (silver and quarantine so far). A replayed batch finds its own rows in `seen` under the
-    same file and line, so they are not mistaken for re-deliveries.
+    Usually empty, so the batch's rows need no shuffle to be told apart: they are joined with this small frame.
     """
-    first = Window.partitionBy("_row_hash").orderBy(*ORDER, "_source_file")
-    # Judged before the shuffles, which then carry the raw values only of the rows quarantine keeps, and no
-    # `_answer`: half the width of a clean row, and of what the batch materialises.
-    judged = typed.select("*", failed("quarantine").alias("_failed_expectations"), failed("warn").alias("_warnings"))
-    failing = F.size("_failed_expectations") > 0
-    narrow = judged.select(
-        *[c for c in judged.columns if c not in ("_raw", "_answer")], F.when(failing, F.col("_raw")).alias("_raw")
+    copies = rows.groupBy("_row_hash").agg(
+        F.count(F.lit(1)).alias("_copies"), F.min(F.struct(*DELIVERY_ORDER)).alias("_first_at")
     )
-    earlier = (
-        seen.join(typed.select("_row_hash").distinct(), "_row_hash", "left_semi")  # only this batch's contents
-        .select("_row_hash", F.struct("_source_file", "_line_number").alias("_seen_at"))
-        .groupBy("_row_hash")
-        .agg(F.collect_set("_seen_at").alias("_seen_at"))
+    return (
+        copies.join(new_contents.select("_row_hash", F.lit(True).alias("_new")), "_row_hash", "left")
+        .where((F.col("_copies") > 1) | F.col("_new").isNull())
+        .select("_row_hash", F.coalesce("_new", F.lit(False)).alias("_new"), "_first_at")
     )
-    seen_at = F.coalesce("_seen_at", F.array())
-    here = F.struct("_source_file", "_line_number")
-    redelivered = F.size(seen_at) > F.when(F.array_contains(seen_at, here), 1).otherwise(0)
-    checked = (
-        narrow.select("*", (F.row_number().over(first) == 1).alias("_first_in_batch"))
-        .join(earlier, "_row_hash", "left")
-        .select("*", redelivered.alias("_redelivered"))
+
+
+def mark_first_deliveries(rows: DataFrame, exceptions: DataFrame) -> DataFrame:
+    """Adds `_first_delivery`: the row is the first delivery of its content (a replayed batch finds the same answer,
+    since the stream's state and the batch's files are those of the first attempt)."""
+    first = F.col("_new").isNull() | (F.col("_new") & (F.struct(*DELIVERY_ORDER) == F.col("_first_at")))
+    return rows.join(exceptions, "_row_hash", "left").select(*rows.columns, first.alias("_first_delivery"))
+
+
+def judge(typed: DataFrame) -> DataFrame:
+    """Adds the names of the expectations each row fails (`_failed_expectations`, `_warnings`); drops the answered
+    values, which only the expectations need."""
+    return typed.selectExpr(
+        *[f"`{c}`" for c in typed.columns if not c.startswith(ANSWERED)],
+        f"{failed('quarantine')} AS _failed_expectations",
+        f"{failed('warn')} AS _warnings",
     )
-    outcome = (
-        F.when(~F.col("_first_in_batch") | F.col("_redelivered"), "duplicate")
-        .when(failing, "quarantine")
-        .otherwise("silver")
+
+
+def classify(judged: DataFrame) -> DataFrame:
+    """Adds `_outcome`: duplicate when the row is not the first delivery of its content (`mark_first_deliveries`),
+    whatever its expectations say; else quarantine when it fails one; else silver."""
+    return judged.selectExpr(
+        "*",
+        "CASE WHEN NOT _first_delivery THEN 'duplicate' WHEN size(_failed_expectations) > 0 THEN 'quarantine' "
+        "ELSE 'silver' END AS _outcome",
     )
-    kept = [c for c in checked.columns if c not in ("_first_in_batch", "_seen_at", "_redelivered")]
-    return checked.select(*kept, outcome.alias("_outcome"))
+
+
+def bronze_rows(judged: DataFrame) -> DataFrame:
+    """The bronze table's columns: the raw values under their own names, and the row's lineage."""
+    return judged.select(
+        "_source_file",
+        "_file_modification_time",
+        "_line_number",
+        *[F.col(f"`{RAW}{n}`").alias(n) for n in RAW_NAMES],
+        *BRONZE_METADATA[3:],
+        *LINEAGE[4:],
+    )
 
 
 def silver_rows(classified: DataFrame) -> DataFrame:
@@ -96,9 +132,10 @@ def silver_rows(classified: DataFrame) -> DataFrame:
 
 
 def quarantine_rows(classified: DataFrame) -> DataFrame:
+    """Failing rows with the names of every rule they failed and their raw values, the evidence to fix them by."""
     return classified.where(F.col("_outcome") == "quarantine").select(
         "_failed_expectations",
-        "_raw",
+        F.struct(*[F.col(f"`{RAW}{name}`").alias(name) for name in RAW_NAMES]).alias("_raw"),
         "_rescued_data",
         "_parse_error",
         *ORDER,
@@ -119,56 +156,3 @@ OUTPUTS = {
     "quarantine": ("quarantine", quarantine_rows),
     "duplicate": ("duplicates", duplicate_rows),
 }
-ROWS_PER_FILE = 250_000  # a micro-batch of live traffic writes one file: the scoring stream takes a file a trigger
-
-
-def _seen(spark: SparkSession, config: Config) -> DataFrame:
-    where = ["_row_hash", "_source_file", "_line_number"]
-    return (
-        config.table("silver_leads")
-        .read(spark)
-        .select(*where)
-        .unionByName(config.table("quarantine").read(spark).select(*where))
-    )
-
-
-def create_tables(spark: SparkSession, config: Config) -> None:
-    """Silver, quarantine and duplicates exist before the first batch, which reads them to spot re-deliveries."""
-    empty = with_typed_columns(config.table("bronze_leads").read(spark).limit(0))
-    classified = classify(empty, empty.select("_row_hash", "_source_file", "_line_number"))
-    for logical, rows in OUTPUTS.values():
-        config.table(logical).create_if_missing(spark, rows(classified).schema)
-
-
-class SilverBatch:
-    """foreachBatch: classifies a bronze micro-batch and appends each outcome to its table, idempotently."""
-
-    def __init__(self, config: Config, identity: QueryIdentity):
-        self.config = config
-        self.identity = identity
-
-    def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        spark = batch.sparkSession
-        # Materialised once: the writes then plan over a short lineage, not the wide typing and checks again.
-        classified = classify(with_typed_columns(batch), _seen(spark, self.config)).localCheckpoint()
-        counts = dict(classified.groupBy("_outcome").count().collect())
-        for outcome, (logical, rows) in OUTPUTS.items():
-            count = counts.get(outcome, 0)
-            if count:  # an empty append would still commit a table version
-                files = min(spark.sparkContext.defaultParallelism, -(-count // ROWS_PER_FILE))
-                self.config.table(logical).save(
-                    self.identity.idempotent_append(rows(classified).coalesce(files), batch_id)
-                )
-
-
-def start_stream(spark: SparkSession, config: Config, *, available_now: bool) -> StreamingQuery:
-    create_tables(spark, config)
-    checkpoint = config.checkpoint("silver")
-    writer = (
-        config.table("bronze_leads")
-        .read_stream(spark)
-        .writeStream.queryName("silver")
-        .foreachBatch(SilverBatch(config, QueryIdentity(checkpoint)))
-        .option("checkpointLocation", checkpoint)
-    )
-    return trigger(writer, available_now, config.stream.trigger_seconds).start()

@@ -54,6 +54,32 @@ def fetch_jars() -> list[Path]:
     return jars
 
 
+JAVA_OPTIONS = (
+    "-Dderby.system.home=/tmp/leadscore-derby",
+    # HotSpot leaves methods over 8 KB of bytecode interpreted; the generated code of the 37-column parse and the
+    # expectations has such methods (1M-row ingest: 79 s without this flag, 74 s with it).
+    "-XX:-DontCompileHugeMethods",
+    # The JVM in UTC like the session: Delta otherwise re-validates a commit's checksum file against a full state.
+    "-Duser.timezone=UTC",
+)
+# What a micro-batch of a few dozen rows pays for, set once per session (docs/performance.md measures each).
+SMALL_BATCH_SETTINGS = {
+    # Spark keeps 100 compiled classes by default; a micro-batch of the ingest and scores queries needs ~80, so
+    # the cache thrashed and every batch compiled (and the JVM re-JITted) them again: ~75 compilations a batch.
+    "spark.sql.codegen.cache.maxEntries": "2000",
+    # The Delta log is small next to the data: one task rebuilds a table's state, not 50.
+    "spark.databricks.delta.snapshotPartitions": "1",
+    # The ingest query's de-duplication state lives in RocksDB, changes written per batch (changelog): a batch
+    # costs the same whatever the state holds (the default store copies its whole map at every version).
+    "spark.sql.streaming.stateStore.providerClass": (
+        "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+    ),
+    "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
+    "spark.sql.streaming.stateStore.rocksdb.boundedMemoryUsage": "true",
+    "spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB": "256",
+}
+
+
 def on_databricks() -> bool:
     return "DATABRICKS_RUNTIME_VERSION" in os.environ
 
@@ -70,6 +96,8 @@ def get_spark(settings: SparkSettings, app_name: str = "leadscore") -> SparkSess
         return active
     if on_databricks() or under_spark_submit():
         return SparkSession.builder.appName(app_name).getOrCreate()
+    # Python workers (bronze's multi-line records, foreachBatch over Connect) import leadscore: run this interpreter.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.master)
@@ -81,12 +109,11 @@ def get_spark(settings: SparkSettings, app_name: str = "leadscore") -> SparkSess
         .config("spark.ui.enabled", str(settings.ui).lower())
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.databricks.delta.snapshotPartitions", "2")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
-        # HotSpot leaves methods over 8 KB of bytecode interpreted; the generated code of the 37-column parse and
-        # the expectations has such methods (1M-row ingest: 79 s without this flag, 74 s with it).
-        .config("spark.driver.extraJavaOptions", "-Dderby.system.home=/tmp/leadscore-derby -XX:-DontCompileHugeMethods")
+        .config("spark.driver.extraJavaOptions", " ".join(JAVA_OPTIONS))
     )
+    for key, value in SMALL_BATCH_SETTINGS.items():
+        builder = builder.config(key, value)
     jars = local_jars()
     if all(jar.is_file() for jar in jars):
         builder = builder.config("spark.jars", ",".join(str(j) for j in jars))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery, StreamingQueryListener
 
 from leadscore.errors import LeadscoreError
+from leadscore.tables import Table
 
 log = logging.getLogger("leadscore")
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 _USER_ERROR = re.compile(r"\[USER_RAISED_EXCEPTION\]\s*(.*?)\s*SQLSTATE", re.S)
 
 
@@ -45,36 +48,55 @@ def await_query(query: StreamingQuery) -> StreamingQuery:
     return query
 
 
-class QueryIdentity:
-    """The query's own id, read from its checkpoint: with the batch id it makes each write idempotent.
+class BatchCommits:
+    """Exactly-once writes of a foreachBatch query, without Delta's transaction-version lookup.
 
-    A new checkpoint means a new query id, so a reset stream never has its batches skipped as already written.
+    Each commit carries its (query id, batch id) in Delta's commit `userMetadata`. Only the first micro-batch a run
+    executes can be a replay (Spark re-runs the batch it had planned but not committed when it stopped), so only
+    that batch asks each table's latest commits whether it already wrote there; every later batch just writes.
+    Delta's own idempotent writes (`txnAppId`/`txnVersion`) would look the transaction up in the table's full state
+    at every write, a Spark job over the log that costs seconds a micro-batch.
     """
+
+    LOOKBACK = 20  # commits of a table searched for a replayed batch: its own writes are the latest ones
 
     def __init__(self, checkpoint: str):
         self.checkpoint = checkpoint
         self._id: str | None = None
+        self._first_batch: int | None = None
 
-    def app_id(self, spark: SparkSession) -> str:
+    def query_id(self, spark: SparkSession) -> str:
+        """The query's id, read from its checkpoint: the same across restarts, new with a new checkpoint."""
         if self._id is None:
             self._id = spark.read.json(f"{self.checkpoint}/metadata").first()["id"]
         return self._id
 
-    def idempotent_append(self, df: DataFrame, batch_id: int):
-        """A writer whose commit Delta skips when this (query, batch) already committed to the table."""
-        return df.write.mode("append").option("txnAppId", self.app_id(df.sparkSession)).option("txnVersion", batch_id)
+    def tag(self, spark: SparkSession, batch_id: int) -> str:
+        return json.dumps({"query_id": self.query_id(spark), "batch_id": batch_id})
+
+    def written(self, spark: SparkSession, table: Table, batch_id: int) -> bool:
+        """Whether this batch already committed to the table (asked of the run's first batch only)."""
+        if self._first_batch is None:
+            self._first_batch = batch_id
+        if batch_id != self._first_batch:
+            return False
+        history = spark.sql(f"DESCRIBE HISTORY {table.sql_name} LIMIT {self.LOOKBACK}").select("userMetadata")
+        return any(row[0] == self.tag(spark, batch_id) for row in history.collect())
+
+    def append(self, table: Table, rows: DataFrame, batch_id: int) -> None:
+        """Appends the rows unless this batch already did (a replay after a crash)."""
+        spark = rows.sparkSession
+        if not self.written(spark, table, batch_id):
+            table.save(rows.write.mode("append").option("userMetadata", self.tag(spark, batch_id)))
 
     @contextmanager
-    def idempotent_session(self, df: DataFrame, batch_id: int) -> Iterator[SparkSession]:
-        """Delta's session settings that make a MERGE (or any write) in this batch idempotent, unset afterwards."""
-        session = df.sparkSession
-        session.conf.set("spark.databricks.delta.write.txnAppId", self.app_id(session))
-        session.conf.set("spark.databricks.delta.write.txnVersion", str(batch_id))
+    def tagged(self, spark: SparkSession, batch_id: int) -> Iterator[None]:
+        """Tags the commits of the block (a MERGE, say) with this batch, through the session's setting."""
+        spark.conf.set(USER_METADATA, self.tag(spark, batch_id))
         try:
-            yield session
+            yield
         finally:
-            session.conf.unset("spark.databricks.delta.write.txnAppId")
-            session.conf.unset("spark.databricks.delta.write.txnVersion")
+            spark.conf.unset(USER_METADATA)
 
 
 class ProgressLog(StreamingQueryListener):

@@ -17,6 +17,14 @@ from leadscore.spark import get_spark
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", required=True, help="landing folder of CSV exports, or one CSV file")
+    add_encoding_argument(parser)
+
+
+def add_encoding_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--encoding", help="text encoding of the landing files, e.g. windows-1252 (default: conf ingest.encoding)"
+    )
+    parser.set_defaults(config_overrides=lambda args: {"ingest.encoding": args.encoding})
 
 
 def local_path(source: str) -> str:

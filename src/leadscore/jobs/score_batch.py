@@ -17,10 +17,11 @@ from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from leadscore import bronze, registry, silver
+from leadscore import bronze, ingest, registry, silver
 from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
+from leadscore.jobs.ingest import add_encoding_argument
 from leadscore.schema import KEY
 from leadscore.scoring import score
 from leadscore.spark import get_spark
@@ -35,20 +36,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="CSV export in the 37-column lead schema")
     parser.add_argument("--output", required=True, help="CSV file to write (replaced if it exists)")
     parser.add_argument("--version", help="model version to score with (default: the one CURRENT names)")
+    add_encoding_argument(parser)
 
 
-def checked_rows(spark: SparkSession, path: str) -> DataFrame:
-    """The file's rows parsed, typed and checked by bronze and silver; `_outcome` is silver or quarantine.
+def checked_rows(spark: SparkSession, path: str, encoding: str) -> DataFrame:
+    """The file's rows parsed, typed and checked by the ingest query's own code; `_outcome` is silver or quarantine.
 
     A row repeated within the file is scored like any other: a re-delivery matters to the lakehouse, not here.
     """
-    # Parsed lines are materialised first, as the lakehouse's bronze table is: typing and checks over the parsing
-    # expressions themselves would inline them dozens of times into one plan, too large for Catalyst to optimise.
-    parsed = bronze.to_bronze(spark.read.format("binaryFile").load(path)).localCheckpoint()
-    typed = silver.with_typed_columns(parsed)
-    classified = silver.classify(typed, typed.select("_row_hash", "_source_file", "_line_number").limit(0))
-    return classified.withColumn(
-        "_outcome", F.when(F.size("_failed_expectations") > 0, "quarantine").otherwise("silver")
+    judged = ingest.parsed_and_judged(spark.read.format("binaryFile").load(path), encoding)
+    return silver.classify(
+        judged.select(
+            "*",
+            F.lit(True).alias("_first_delivery"),
+            *[F.lit(None).alias(name) for name in ("_ingested_at", "_ingest_query_id", "_ingest_batch_id")],
+        )
     )
 
 
@@ -80,8 +82,9 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     model, metrics = registry.load_model(spark, config, version)
     source = str(Path(args.input).resolve()) if "://" not in args.input else args.input
     bronze.check_landing(spark, source)
+    bronze.legacy_charsets(spark, config.ingest.encoding)
     try:
-        checked = checked_rows(spark, source).localCheckpoint()  # once, for the rejections and the scores
+        checked = checked_rows(spark, source, config.ingest.encoding).localCheckpoint()  # once, for both uses
         rejected = rejections(silver.quarantine_rows(checked))
         scored = score(model, silver.silver_rows(checked), metrics["threshold"], config.model.priority)
         written = write_csv(scored.orderBy("_line_number").select(*OUTPUT_COLUMNS), args.output)

@@ -1,7 +1,9 @@
-"""Score leads as their activity lands: landing -> bronze -> silver -> MERGE into gold.lead_scores, exactly once.
+"""Score leads as their activity lands: landing -> bronze + silver (ingest query) -> MERGE into gold.lead_scores
+(scores query), exactly once.
 
-Runs until stopped with a processing-time trigger, or drains what has landed and exits with --available-now.
-The model is loaded once and reloaded between micro-batches when `leadscore train` publishes a newer version.
+With --source both queries run; without it only the scores query (silver -> gold), as the bundle's score_stream
+job does beside its ingest job. Runs until stopped with a processing-time trigger, or drains what has landed and
+exits with --available-now. The model is reloaded between micro-batches when a newer one is published.
 """
 
 from __future__ import annotations
@@ -11,35 +13,37 @@ import argparse
 from leadscore import realtime
 from leadscore.cli import entry_point
 from leadscore.config import Config
-from leadscore.jobs.ingest import local_path
+from leadscore.jobs.ingest import add_encoding_argument, local_path
 from leadscore.spark import get_spark
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", help="landing folder of CSV exports (default: <lakehouse>/landing)")
+    parser.add_argument("--source", help="landing folder of CSV exports to ingest too (default: score silver only)")
     when = parser.add_mutually_exclusive_group()
     when.add_argument(
         "--trigger-seconds", type=float, help="micro-batch interval (default: conf stream.trigger_seconds)"
     )
     when.add_argument("--available-now", action="store_true", help="process what has landed, then exit")
     parser.add_argument("--max-files-per-trigger", type=int, help="silver Delta files per scoring micro-batch")
+    add_encoding_argument(parser)
     parser.set_defaults(
         config_overrides=lambda args: {
             "stream.trigger_seconds": args.trigger_seconds,
             "stream.max_files_per_trigger": args.max_files_per_trigger,
+            "ingest.encoding": args.encoding,
         }
     )
 
 
 def run(args: argparse.Namespace, config: Config) -> dict:
     spark = get_spark(config.spark, "leadscore-stream")
-    source = local_path(args.source) if args.source else config.landing
+    source = local_path(args.source) if args.source else None
     realtime.run(spark, config, source, available_now=args.available_now)
     table = config.table("lead_scores")
     return {
         "lead_scores": table.location,
         "leads": table.read(spark).count(),
-        "version": table.delta(spark).history(1).first()["version"],
+        "version": spark.sql(f"DESCRIBE HISTORY {table.sql_name} LIMIT 1").first()["version"],
     }
 
 
