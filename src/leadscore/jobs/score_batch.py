@@ -3,7 +3,8 @@
 The file goes through bronze's parsing and silver's typing and expectations, the very code ingestion runs, so a row
 scores here exactly as it would in the lakehouse. A row that cannot be parsed or fails a quarantining expectation is
 reported by line number with its reasons and never scored; a file that is empty, not UTF-8 or has another header
-stops the job. The output is one CSV file, rows in input order.
+stops the job. The output is one CSV file, rows in input order; `--output -` (the default) writes it to stdout, and
+the run's JSON summary then goes to stderr.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 from pyspark.errors import PySparkException
@@ -33,7 +35,10 @@ log = logging.getLogger("leadscore")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="CSV export in the 37-column lead schema")
-    parser.add_argument("--output", required=True, help="CSV file to write (replaced if it exists)")
+    parser.add_argument(
+        "--output", default="-", help="CSV file to write (replaced if it exists); - for stdout (default)"
+    )
+    parser.set_defaults(data_on_stdout=lambda args: args.output == "-")
     parser.add_argument("--version", help="model version to score with (default: the one CURRENT names)")
 
 
@@ -62,8 +67,12 @@ def rejections(quarantined: DataFrame) -> list[dict]:
 
 
 def write_csv(rows: DataFrame, output: str) -> int:
-    """One CSV file, written beside the target and renamed into place."""
+    """One CSV file, written beside the target and renamed into place; `-` writes to stdout."""
     table = rows.toPandas()
+    if output == "-":
+        table.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+        return len(table)
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
