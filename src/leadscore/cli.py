@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "queue": "agent_queue",
     "stream": "stream",
     "demo": "demo",
+    "monitor": "monitor",
+    "console": "console",
 }
 
 log = logging.getLogger("leadscore")

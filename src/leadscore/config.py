@@ -51,6 +51,26 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class MonitorSettings:
+    window_hours: float
+    min_leads: int
+    bins: int
+    max_categories: int
+    thresholds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    reader: str
+    refresh_seconds: float
+    queue_size: int
+
+
+THRESHOLDS = ("psi", "score_psi", "null_share_change", "quarantine_rate")
+READERS = ("deltalake", "warehouse")
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     storage: str
@@ -64,6 +84,8 @@ class Config:
     stream: StreamSettings
     model: ModelSettings
     feature_sets: dict[str, tuple[str, ...]]
+    monitor: MonitorSettings
+    console: ConsoleSettings
 
     def table(self, logical: str) -> Table:
         return table_ref(logical, self.storage, self.lakehouse, self.catalog, self.schema)
@@ -128,6 +150,15 @@ def load_config(
     if sum(model.split.values()) != 100 or set(model.split) != {"train", "validation", "test"}:
         raise LeadscoreError(f"model.split must give train/validation/test percentages summing to 100: {model.split}")
 
+    monitor = MonitorSettings(**raw["monitor"])
+    if set(monitor.thresholds) != set(THRESHOLDS) or any(v <= 0 for v in monitor.thresholds.values()):
+        raise LeadscoreError(f"monitor.thresholds must give positive {', '.join(THRESHOLDS)}: {monitor.thresholds}")
+    if monitor.bins < 2 or monitor.max_categories < 1 or monitor.window_hours <= 0:
+        raise LeadscoreError("monitor needs bins >= 2, max_categories >= 1 and window_hours > 0")
+    console = ConsoleSettings(**raw["console"])
+    if console.reader not in READERS:
+        raise LeadscoreError(f"console.reader must be one of {', '.join(READERS)}, not {console.reader!r}")
+
     return Config(
         env=env,
         storage=storage,
@@ -141,4 +172,6 @@ def load_config(
         stream=StreamSettings(**raw["stream"]),
         model=model,
         feature_sets=feature_sets,
+        monitor=monitor,
+        console=console,
     )
