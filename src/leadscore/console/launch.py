@@ -4,6 +4,7 @@ where it finds them (the parameters of one of the bundle's jobs, so the App read
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,8 +46,12 @@ def settings_from(parameters: Sequence[str]) -> argparse.Namespace:
 
 
 def streamlit_argv(app_args: Sequence[str], port: int | None) -> list[str]:
-    """`streamlit run` of the app; headless (no browser to open), no usage statistics sent."""
-    server = ["--server.headless=true", "--browser.gatherUsageStats=false"]
+    """`streamlit run` of the app: headless (no browser to open), no usage statistics sent, the toolbar of a viewer
+    (no Deploy button). It listens on localhost unless the environment names an address (the Databricks App does:
+    STREAMLIT_SERVER_ADDRESS), which also keeps Streamlit from looking up the machine's external address."""
+    server = ["--server.headless=true", "--browser.gatherUsageStats=false", "--client.toolbarMode=viewer"]
+    if not os.environ.get("STREAMLIT_SERVER_ADDRESS"):
+        server.append("--server.address=localhost")
     if port is not None:
         server.append(f"--server.port={port}")
     return ["streamlit", "run", str(APP), *server, "--", *app_args]

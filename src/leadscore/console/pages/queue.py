@@ -8,8 +8,8 @@ import streamlit as st
 
 from leadscore.console import data, state
 
-WIDTHS = (3.2, 0.8, 0.8, 1.6, 1.3, 1.8, 0.7, 1.0, 1.6)
-HEADER = ("lead", "number", "score", "channel", "source", "last action", "visits", "minutes", "last event (UTC)")
+WIDTHS = (0.9, 0.7, 1.7, 1.4, 1.9, 0.6, 0.8, 1.6, 3.0)
+HEADER = ("lead", "score", "channel", "source", "last action", "visits", "minutes", "last event (UTC)", "prospect ID")
 
 settings = state.config()
 st.title("Call queue")
@@ -31,13 +31,20 @@ def call_queue() -> None:
         column.markdown(f"**{title}**")
     for lead in leads.itertuples(index=False):
         cells = st.columns(WIDTHS)
-        cells[0].page_link(state.page("lead"), label=lead.prospect_id, query_params={"lead": lead.prospect_id})
+        cells[0].page_link(state.page("lead"), label=str(lead.lead_number), query_params={"lead": lead.prospect_id})
         values = (
-            lead.lead_number, f"{lead.score:.3f}", lead.lead_capture_channel, lead.referral_source, lead.last_action,
-            lead.total_visits, lead.total_browsing_time, f"{lead.event_ts:%Y-%m-%d %H:%M:%S}",
+            f"{lead.score:.3f}", lead.lead_capture_channel, lead.referral_source, lead.last_action, lead.total_visits,
+            lead.total_browsing_time, f"{lead.event_ts:%Y-%m-%d %H:%M:%S}", lead.prospect_id,
         )  # fmt: skip
         for cell, value in zip(cells[1:], values, strict=True):
-            cell.write("" if value is None or value != value else str(value))
+            cell.write(_shown(value))
+
+
+def _shown(value) -> str:
+    """Empty for a missing value; whole numbers without the .0 pandas gives a column that has nulls."""
+    if value is None or value != value:
+        return ""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 call_queue()
