@@ -128,7 +128,7 @@ def test_too_few_leads_in_the_window_is_a_breach_of_its_own(
 
 def test_psi_is_zero_for_equal_distributions_and_floors_empty_bins():
     assert drift.psi([10, 20, 30], [1, 2, 3]) == 0.0
-    expected = (0.5 - 0.0001) * math.log(0.5 / 0.0001) + (0.5 - 0.9999) * math.log(0.5 / 0.9999)
+    expected = (0.5 - 0.0001) * math.log(0.5 / 0.0001) + (0.5 - 1.0) * math.log(0.5 / 1.0)  # the empty bin floored
     assert drift.psi([5, 5], [0, 7]) == pytest.approx(expected)
     with pytest.raises(ValueError):
         drift.psi([1, 2], [0, 0])

@@ -84,6 +84,8 @@ def lead_events(reader: Reader, lead: str, moved: pd.DataFrame) -> pd.DataFrame:
 
 def versions(reader: Reader, limit: int | None = None) -> pd.DataFrame:
     """lead_scores' versions, newest first, with rows inserted and updated (as `leadscore history` shows them)."""
+    if not reader.exists("lead_scores"):
+        return pd.DataFrame(columns=["version", "timestamp", "operation", "rows_inserted", "rows_updated"])
     history = reader.history("lead_scores", limit)
 
     def metric(names: tuple[str, ...]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from leadscore.console import data, state
@@ -30,7 +31,8 @@ st.subheader(f"{lead['prospect_id']} · lead {lead['lead_number']}")
 cells = st.columns(5)
 cells[0].metric("score", f"{lead['score']:.3f}")
 cells[1].metric("priority", lead["priority"])
-cells[2].metric("calls", "opted out" if lead["opted_out_call"] is not False else "may call")
+choice = lead["opted_out_call"]
+cells[2].metric("calls", "unknown: no calls" if pd.isna(choice) else "opted out" if choice else "may call")
 cells[3].metric("model version", lead["model_version"])
 cells[4].metric("last event (UTC)", f"{lead['event_ts']:%Y-%m-%d %H:%M:%S}")
 
