@@ -26,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "ingest": "ingest",
     "score-batch": "score_batch",
     "train": "train",
+    "retrain": "retrain",
+    "models": "models",
+    "promote": "promote",
     "simulate": "simulate",
     "history": "history",
     "scores": "scores",
@@ -49,11 +52,15 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--catalog", help="Unity Catalog catalog (storage: catalog)")
     group.add_argument("--schema", help="Unity Catalog schema (storage: catalog)")
     group.add_argument("--checkpoints", help="base folder of stream checkpoints")
-    group.add_argument("--models", help="base folder of model versions")
+    group.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking store (default: sqlite:///<lakehouse>/mlflow.db; conf mlflow.tracking_uri)",
+    )
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    overrides = {key: getattr(args, key, None) for key in ("lakehouse", "catalog", "schema", "checkpoints", "models")}
+    overrides = {key: getattr(args, key, None) for key in ("lakehouse", "catalog", "schema", "checkpoints")}
+    overrides["mlflow.tracking_uri"] = getattr(args, "tracking_uri", None)
     overrides.update(getattr(args, "config_overrides", lambda _: {})(args))
     return load_config(args.env, args.conf_dir, overrides)
 

@@ -78,6 +78,8 @@ def get_spark(settings: SparkSettings, app_name: str = "leadscore") -> SparkSess
         .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
         .config("spark.default.parallelism", str(settings.shuffle_partitions))
         .config("spark.driver.memory", settings.driver_memory)
+        # Python workers (xgboost's training and scoring UDFs) run this interpreter, which has the pinned packages.
+        .config("spark.pyspark.python", sys.executable)
         .config("spark.ui.enabled", str(settings.ui).lower())
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")

@@ -3,7 +3,6 @@ on, one MERGE per batch), so delta-rs meets what it meets in production; the oth
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +11,8 @@ from delta.tables import DeltaTable
 from matplotlib.figure import Figure
 
 from leadscore.console.reader import DeltaLakeReader
+from leadscore.lifecycle import tracking
+from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, model_name
 from leadscore.monitoring.monitor import DRIFT_SCHEMA
 from leadscore.scores import TABLE_PROPERTIES
 from tests.conftest import config_for
@@ -65,23 +66,29 @@ def drift_rows() -> list[dict]:
     ]  # fmt: skip
 
 
-def publish_model(root, version: str, auc: float) -> None:
-    folder = root / version
-    folder.mkdir(parents=True)
-    test = {"rows": 100, "positives": 40, "auc_roc": auc, "pr_auc": 0.8, "accuracy": 0.85, "precision": 0.8,
-            "recall": 0.7, "f1": 0.75, "log_loss": 0.4, "brier": 0.12}  # fmt: skip
-    metrics = {
-        "version": version,
-        "chosen": "gbt",
-        "feature_set": "full",
-        "created_at": "2025-03-01T09:00:00",
-        "test": test,
-    }
-    (folder / "metrics.json").write_text(json.dumps(metrics))
-    (folder / "MODEL_CARD.md").write_text(f"# Model card: `lead_scoring` version {version}\n")
+def register_versions(config, folder: Path, aucs: dict[str, float]) -> None:
+    """Training runs as `leadscore train` records them (params, test metrics, curves, model card) in the lakehouse's
+    SQLite store, each registered as a version of conf's model; the first holds `champion`, the last `challenger`."""
+    client = tracking.client(config)
+    experiment = tracking.experiment_id(client, config)
+    name = model_name(config)
+    client.create_registered_model(name)
     figure = Figure(figsize=(2, 2))
     figure.subplots().plot([0, 1], [0, 1])
     figure.savefig(folder / "roc.png")
+    for number, (chosen, auc) in enumerate(aucs.items(), start=1):
+        run = client.create_run(experiment, run_name="train full")
+        for key, value in {"feature_set": "full", "chosen": chosen, "gold_training_version": "4"}.items():
+            client.log_param(run.info.run_id, key, value)
+        for key, value in {"test_auc_roc": auc, "test_pr_auc": 0.8, "test_rows": 100, "threshold": 0.5}.items():
+            client.log_metric(run.info.run_id, key, value)
+        (folder / "model_card.md").write_text(f"# Model card: `{name}` version {number}\n")
+        client.log_artifact(run.info.run_id, str(folder / "roc.png"))
+        client.log_artifact(run.info.run_id, str(folder / "model_card.md"))
+        client.set_terminated(run.info.run_id)
+        client.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    client.set_registered_model_alias(name, CHAMPION, "1")
+    client.set_registered_model_alias(name, CHALLENGER, str(len(aucs)))
 
 
 @pytest.fixture(scope="package")
@@ -109,10 +116,7 @@ def lakehouse(spark, tmp_path_factory):
         spark.createDataFrame(scoring_batch_rows(versions), SCORING_BATCHES_SCHEMA).write
     )
     config.table("drift").save(spark.createDataFrame(drift_rows(), DRIFT_SCHEMA).write)
-    models = Path(config.models) / config.model.name
-    publish_model(models, "2", 0.91)
-    publish_model(models, "3", 0.93)
-    (models / "CURRENT").write_text("2")
+    register_versions(config, tmp_path_factory.mktemp("runs"), {"gbt": 0.91, "xgboost": 0.93})
     assert DeltaTable.forPath(spark, scores.location).detail().first()["properties"] == TABLE_PROPERTIES
     return config
 

@@ -1,20 +1,25 @@
-"""The model page's one seam to the model registry: the champion and challenger versions, their metrics, curves and
-model card.
+"""The model page's data: the champion and challenger of conf's registered model, read through MLflow's client.
 
-It reads the version folders `leadscore train` publishes (`<models>/<name>/<version>/`, CURRENT naming the version
-the scores stream serves) as files, without Spark: CURRENT is the champion, and a newer published version that
-CURRENT does not name yet is the challenger.
+Versions and aliases from the registry; test metrics and params from each version's training run; curves and the
+model card from the run's artifacts (`roc.png`, `pr.png`, `calibration.png`, `feature_importance.png`,
+`model_card.md`). No Spark: the Databricks App lists models without pyspark.
 """
 
 from __future__ import annotations
 
-import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from leadscore.config import Config
 
-CURVES = {"ROC": "roc.png", "precision-recall": "pr.png", "importance": "feature_importance.png"}
+CURVES = {
+    "ROC": "roc.png",
+    "precision-recall": "pr.png",
+    "calibration": "calibration.png",
+    "importance": "feature_importance.png",
+}
+CARD = "model_card.md"
 
 
 @dataclass(frozen=True)
@@ -22,29 +27,39 @@ class ModelVersion:
     alias: str  # champion or challenger
     name: str
     version: str
-    metrics: dict  # test metrics and the rest of the version's record
+    metrics: dict  # the training run's metrics (test_*, validation_*, threshold)
+    params: dict  # the training run's params (chosen, feature_set, gold_training_version, ...)
     curves: dict[str, bytes] = field(default_factory=dict)  # title -> PNG
     card: str = ""  # Markdown
 
 
-def _load(folder: Path, alias: str, name: str) -> ModelVersion:
-    metrics = json.loads((folder / "metrics.json").read_text())
-    curves = {title: (folder / file).read_bytes() for title, file in CURVES.items() if (folder / file).is_file()}
-    card = (folder / "MODEL_CARD.md").read_text() if (folder / "MODEL_CARD.md").is_file() else ""
-    return ModelVersion(alias, name, folder.name, metrics, curves, card)
+def _artifacts(client, run_id: str) -> tuple[dict[str, bytes], str]:
+    logged = {entry.path for entry in client.list_artifacts(run_id)}
+    with tempfile.TemporaryDirectory() as folder:
+        curves = {
+            title: Path(client.download_artifacts(run_id, file, folder)).read_bytes()
+            for title, file in CURVES.items()
+            if file in logged
+        }
+        card = Path(client.download_artifacts(run_id, CARD, folder)).read_text() if CARD in logged else ""
+    return curves, card
 
 
 def champion_and_challenger(config: Config) -> list[ModelVersion]:
-    """The champion first, then the challenger if there is one; empty before the first training."""
-    root = Path(config.models) / config.model.name
-    pointer = root / "CURRENT"
-    if not pointer.is_file():
+    """The champion first, then the challenger if a version holds that alias; empty before the first training."""
+    from leadscore.lifecycle import tracking
+    from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, model_name, registered, version_by_alias
+
+    client = tracking.client(config)
+    name = model_name(config)
+    if not registered(client, name):
         return []
-    current = pointer.read_text().strip()
-    found = [_load(root / current, "champion", config.model.name)]
-    published = sorted(
-        (int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / "metrics.json").is_file()), reverse=True
-    )
-    if published and published[0] > int(current):
-        found.append(_load(root / str(published[0]), "challenger", config.model.name))
+    found = []
+    for alias in (CHAMPION, CHALLENGER):
+        holder = version_by_alias(client, name, alias)
+        if holder is None:
+            continue
+        run = client.get_run(holder.run_id)
+        curves, card = _artifacts(client, holder.run_id)
+        found.append(ModelVersion(alias, name, str(holder.version), run.data.metrics, run.data.params, curves, card))
     return found

@@ -1,7 +1,8 @@
 """Score leads as their activity lands: landing -> bronze -> silver -> MERGE into gold.lead_scores, exactly once.
 
 Runs until stopped with a processing-time trigger, or drains what has landed and exits with --available-now.
-The model is loaded once and reloaded between micro-batches when `leadscore train` publishes a newer version.
+Scores with the registered model's `champion` version (conf's feature set), followed between micro-batches: a
+version promoted while the stream runs scores the next batch, without a restart.
 """
 
 from __future__ import annotations
@@ -23,10 +24,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     when.add_argument("--available-now", action="store_true", help="process what has landed, then exit")
     parser.add_argument("--max-files-per-trigger", type=int, help="silver Delta files per scoring micro-batch")
+    parser.add_argument(
+        "--feature-set", help="score with this feature set's champion (default: conf model.feature_set)"
+    )
+    parser.add_argument(
+        "--shadow-challenger",
+        action="store_true",
+        default=None,
+        help="also score with the challenger, into challenger_score (default: conf stream.shadow_challenger)",
+    )
     parser.set_defaults(
         config_overrides=lambda args: {
             "stream.trigger_seconds": args.trigger_seconds,
             "stream.max_files_per_trigger": args.max_files_per_trigger,
+            "model.feature_set": args.feature_set,
+            "stream.shadow_challenger": args.shadow_challenger,
         }
     )
 

@@ -1,20 +1,22 @@
-"""The drift reference: the champion model and the rows it learned from.
+"""The drift reference: the champion model and the rows it learned from, found in MLflow.
 
-This module is the one seam between monitoring and the model registry: `champion()` is all the monitor asks of it.
+`champion()` resolves conf's registered model at the `champion` alias, loads that version, and reads the
+gold.training version its training run recorded (param `gold_training_version`), train split only: exactly the rows
+the model was fitted on, whatever gold.training holds now.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from leadscore import registry
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
+from leadscore.lifecycle import tracking
+from leadscore.lifecycle.registry import CHAMPION, load, model_name, resolve
 
 
 @dataclass(frozen=True)
@@ -30,33 +32,36 @@ class Champion:
 
     @property
     def model_id(self) -> str:
-        """Lakehouse Monitoring's `model_id`: which model version the metrics are about."""
+        """Lakehouse Monitoring's `model_id`: which registered model version the metrics are about."""
         return f"{self.name}/{self.version}"
 
 
 def champion(spark: SparkSession, config: Config) -> Champion:
-    """The model the scores stream serves (the version CURRENT names) and the gold_training version it was fitted
-    on: the last one committed before the model was published (training rewrites gold_training, then fits)."""
-    version = registry.current_version(config)
-    if version is None:
-        raise LeadscoreError(f"no current model under {registry.model_root(config)}: run `leadscore train` first")
-    model, metrics = registry.load_model(spark, config, version)
+    """conf's registered model at the `champion` alias, and the gold.training rows its training run read."""
+    client = tracking.client(config)
+    found = resolve(client, model_name(config), alias=CHAMPION)
+    loaded = load(client, config, found)
+    params = client.get_run(found.run_id).data.params
+    if "gold_training_version" not in params:
+        raise LeadscoreError(
+            f"run {found.run_id} of {found.name} version {found.version} names no gold_training_version"
+        )
     table = config.table("gold_training")
-    if not table.exists(spark):
-        raise LeadscoreError(f"no {table.logical} table at {table.location}: run `leadscore train` first")
-    published = datetime.fromisoformat(metrics["created_at"])
-    history = table.delta(spark).history().where(F.col("timestamp") <= F.lit(published))
-    latest = history.agg(F.max("version")).first()[0]
-    if latest is None:
-        raise LeadscoreError(f"{table.logical} has no version older than model {version} ({published})")
-    training = table.read(spark, versionAsOf=str(latest)).where(F.col("split") == "train")
+    version = int(params["gold_training_version"])
+    try:
+        training = table.read(spark, versionAsOf=str(version)).where(F.col("split") == "train")
+        training.schema  # noqa: B018 - resolves the version now, so a vacuumed one is named here
+    except Exception as error:
+        raise LeadscoreError(
+            f"{table.logical} version {version} (the champion's training data) cannot be read"
+        ) from error
     return Champion(
-        name=config.model.name,
-        version=version,
-        model=model,
-        threshold=metrics["threshold"],
-        features=tuple(metrics["features"]),
+        name=found.name,
+        version=str(found.version),
+        model=loaded.model,
+        threshold=loaded.threshold,
+        features=tuple(params["features"].split(",")),
         training=training,
         training_table=table.location,
-        training_version=int(latest),
+        training_version=version,
     )

@@ -7,21 +7,35 @@ import streamlit as st
 
 from leadscore.console import models, state
 
-METRICS = ("auc_roc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier", "rows", "positives")
+METRICS = (
+    "auc_roc",
+    "pr_auc",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "log_loss",
+    "brier",
+    "calibration_error",
+    "rows",
+)
 
 st.title("Model")
 versions = models.champion_and_challenger(state.config())
 if not versions:
-    st.info("No model yet: `leadscore train` publishes the first version, which becomes the champion.")
+    st.info("No model yet: `leadscore train` registers the first version, which becomes the champion.")
     st.stop()
 
-st.caption("The champion scores the stream; a challenger is a newer version not serving yet.")
+st.caption(
+    f"Registered model `{versions[0].name}`. The champion scores the stream; the challenger is the newest version that "
+    "has not beaten it on the test split. Test metrics from each version's training run."
+)
 st.dataframe(
     pd.DataFrame(
         [
-            {"alias": v.alias, "version": v.version, "chosen": v.metrics.get("chosen"),
-             "feature set": v.metrics.get("feature_set"), "trained": v.metrics.get("created_at"),
-             **{m: v.metrics["test"].get(m) for m in METRICS}}
+            {"alias": v.alias, "version": v.version, "chosen": v.params.get("chosen"),
+             "feature set": v.params.get("feature_set"), "gold_training_version": v.params.get("gold_training_version"),
+             **{m: v.metrics.get(f"test_{m}") for m in METRICS}}
             for v in versions
         ]
     ),
