@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leadscore.config import Config
+from leadscore.config import SQLITE, Config
 
 CURVES = {
     "ROC": "roc.png",
@@ -50,6 +50,9 @@ def champion_and_challenger(config: Config) -> list[ModelVersion]:
     from leadscore.lifecycle import tracking
     from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, model_name, registered, version_by_alias
 
+    store = config.mlflow.tracking_uri
+    if store.startswith(SQLITE) and not Path(store.removeprefix(SQLITE)).is_file():
+        return []  # nothing trained here yet; the console creates no store of its own
     client = tracking.client(config)
     name = model_name(config)
     if not registered(client, name):
