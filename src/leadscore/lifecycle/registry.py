@@ -22,6 +22,7 @@ from pyspark.ml import PipelineModel
 
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
+from leadscore.lifecycle import tracking
 
 log = logging.getLogger("leadscore")
 
@@ -106,6 +107,7 @@ class LoadedModel:
 def load(client: MlflowClient, config: Config, found: ModelVersion) -> LoadedModel:
     """The version's Spark pipeline (MLflow's Spark flavour) and the threshold its training chose."""
     run = client.get_run(found.run_id)
+    tracking.use(config)  # `models:/` resolves against the fluent API's registry: conf's, whoever set it last
     model = mlflow.spark.load_model(f"models:/{found.name}/{found.version}", dfs_tmpdir=config.mlflow.dfs_tmpdir)
     return LoadedModel(found.name, str(found.version), model, run.data.metrics[THRESHOLD], found.run_id)
 
