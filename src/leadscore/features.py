@@ -57,7 +57,7 @@ def feature_stages(
     `index` (tree learners): three stages. One SQL projection fills an unanswered category with "missing" and a
     missing number or flag with -1 (below every real value, so a tree can split the unanswered off); one
     StringIndexer indexes the categories by frequency; the assembler keeps the indexer's nominal metadata, so
-    Spark's trees split categories as sets and xgboost marks them categorical. No one-hot vectors, no imputers.
+    Spark's trees split categories as sets. No one-hot vectors, no imputers.
     `onehot` (linear learners): numerics imputed by `imputation` (mean or median of the training rows), visits
     also bucketed, flags as 1.0/0.0 with a missing one imputed by the mode, categories indexed and one-hot.
     Either way an unseen category gets an index of its own (handleInvalid="keep") and scores.

@@ -70,6 +70,11 @@ def get_spark(settings: SparkSettings, app_name: str = "leadscore") -> SparkSess
         return active
     if on_databricks() or under_spark_submit():
         return SparkSession.builder.appName(app_name).getOrCreate()
+    # glibc gives each thread that allocates its own arena (up to 8 per core) and keeps what they freed: Spark's many
+    # task, shuffle and codegen threads grow the driver's native memory well past its heap. Two arenas cap that.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # read by the driver JVM this session launches
+    # Python workers (xgboost's training and scoring UDFs) run this interpreter, which has the pinned packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.master)
@@ -78,8 +83,6 @@ def get_spark(settings: SparkSettings, app_name: str = "leadscore") -> SparkSess
         .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
         .config("spark.default.parallelism", str(settings.shuffle_partitions))
         .config("spark.driver.memory", settings.driver_memory)
-        # Python workers (xgboost's training and scoring UDFs) run this interpreter, which has the pinned packages.
-        .config("spark.pyspark.python", sys.executable)
         .config("spark.ui.enabled", str(settings.ui).lower())
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")

@@ -71,8 +71,9 @@ def candidates(columns: Sequence[str], seed: int) -> list[Candidate]:
 
     The challengers' settings and grids come from runs on the real sample's train and validation splits: shallow
     trees and many rounds beat deep trees there, and a step of 0.05 never beat 0.1 in Spark's GBT grid search (so
-    the grid leaves it out, halving the search). xgboost learns the categories as categories (`feature_types`,
-    set from the vector's metadata when it is fitted) with a small step and row and column subsampling.
+    the grid leaves it out, halving the search). xgboost splits the category indices as ordered values: on the real
+    sample's validation split that did as well as its categorical mode (best of a 96-point grid: AUC 0.9798
+    ordered, 0.9794 categorical), and half the columns per tree beat all of them.
     """
     rf = RandomForestClassifier(labelCol=LABEL_COLUMN, numTrees=20, maxDepth=5, seed=seed)
     gbt = GBTClassifier(labelCol=LABEL_COLUMN, maxIter=100, maxDepth=4, stepSize=0.1, subsamplingRate=0.8, seed=seed)
@@ -80,13 +81,11 @@ def candidates(columns: Sequence[str], seed: int) -> list[Candidate]:
         features_col=FEATURES,
         label_col=LABEL_COLUMN,
         num_workers=1,  # one booster on the driver's data: the same partitions give the same model
-        n_estimators=400,
-        max_depth=4,
-        learning_rate=0.05,
+        n_estimators=200,
+        max_depth=3,
+        learning_rate=0.1,
         subsample=0.8,
-        colsample_bytree=0.8,
-        min_child_weight=1.0,
-        max_cat_to_onehot=1,
+        colsample_bytree=0.5,
         random_state=seed,
     )
     lr = LogisticRegression(labelCol=LABEL_COLUMN, regParam=0.01, elasticNetParam=0.0, maxIter=200)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pyspark.ml import Pipeline
 from pyspark.ml.classification import GBTClassifier, LogisticRegression
 from pyspark.sql import functions as F
-from xgboost.spark import SparkXGBClassifier
 
 from leadscore import features, training
 from leadscore.schema import BY_NAME, KEY
@@ -86,5 +85,3 @@ def test_tree_encoding_indexes_categories_with_their_metadata_in_three_stages(go
 
     gbt = training.told_categories(GBTClassifier(labelCol=training.LABEL_COLUMN, maxBins=8), vectors)
     assert gbt.getOrDefault("maxBins") >= max(slots.values())
-    xgb = training.told_categories(SparkXGBClassifier(features_col=features.FEATURES), vectors)
-    assert xgb.getOrDefault("feature_types") == ["c" if i in slots else "q" for i in range(len(names))]

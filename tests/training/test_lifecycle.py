@@ -23,7 +23,7 @@ from leadscore.lifecycle.serving import AliasedModel
 from leadscore.schema import KEY
 from leadscore.scoring import with_score
 from tests.conftest import config_for, load_fixture
-from tests.training.conftest import SEED
+from tests.training.conftest import SEED, small_candidates
 
 WEAK_COLUMNS = ("city",)  # one column that says little: a model clearly worse than the trained one
 
@@ -134,9 +134,11 @@ def copied_lakehouse(trained_lakehouse, tmp_path):
     return config_for(target)
 
 
-def leadscore(capsys, *argv: str) -> tuple[int, str]:
+def leadscore(capsys, *argv: str) -> tuple[int, str, str]:
+    """`leadscore <argv>`: exit status, stdout, stderr."""
     status = cli.main(list(argv))
-    return status, capsys.readouterr().err
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
 @pytest.mark.parametrize(
@@ -154,7 +156,7 @@ def test_score_batch_names_a_bad_model_reference_and_exits_2(trained_lakehouse, 
     output = tmp_path / "scores.csv"
     fixture = str(load_fixture("score_batch_malformed.csv"))
     argv = ["score-batch", "--lakehouse", config.lakehouse, "--input", fixture, "--output", str(output), *flags]
-    status, err = leadscore(capsys, *argv)
+    status, _, err = leadscore(capsys, *argv)
     assert status == 2 and message in err
     assert not output.exists()
 
@@ -163,7 +165,7 @@ def test_without_a_champion_scoring_says_how_to_promote_and_exits_2(copied_lakeh
     config = copied_lakehouse
     tracking.client(config).delete_registered_model_alias(model_name(config), CHAMPION)
     fixture = str(load_fixture("score_batch_malformed.csv"))
-    status, err = leadscore(
+    status, _, err = leadscore(
         capsys, "score-batch", "--lakehouse", config.lakehouse, "--input", fixture, "--output", str(tmp_path / "o.csv")
     )
     assert status == 2 and "has no version with the alias 'champion'" in err and "leadscore promote" in err
@@ -181,22 +183,20 @@ def test_without_a_champion_scoring_says_how_to_promote_and_exits_2(copied_lakeh
 )
 def test_promote_and_models_name_bad_references_and_exit_2(trained_lakehouse, capsys, argv, message):
     config, _ = trained_lakehouse
-    status, err = leadscore(capsys, *argv, "--lakehouse", config.lakehouse)
+    status, _, err = leadscore(capsys, *argv, "--lakehouse", config.lakehouse)
     assert status == 2 and message in err
 
 
 def test_retrain_skips_when_silver_has_not_changed_and_otherwise_challenges(copied_lakehouse, capsys, monkeypatch):
     config = copied_lakehouse
-    status, _ = leadscore(capsys, "retrain", "--lakehouse", config.lakehouse)
-    skipped = json.loads(capsys.readouterr().out.strip().splitlines()[-1]) if status == 0 else None
-    assert status == 0 and skipped["decision"] == "skipped" and skipped["champion_version"] == "1"
-
-    from tests.training.conftest import small_candidates
+    status, out, _ = leadscore(capsys, "retrain", "--lakehouse", config.lakehouse)
+    skipped = json.loads(out.strip().splitlines()[-1])
+    assert status == 0 and (skipped["decision"], skipped["champion_version"]) == ("skipped", "1")
 
     monkeypatch.setattr(training, "candidates", small_candidates)
-    argv = ["retrain", "--lakehouse", config.lakehouse, "--force", "--seed", str(SEED)]
-    assert cli.main(argv) == 0
-    decision = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    status, out, _ = leadscore(capsys, "retrain", "--lakehouse", config.lakehouse, "--force", "--seed", str(SEED))
+    decision = json.loads(out.strip().splitlines()[-1])
+    assert status == 0
     # The same data and seed give the same model: no gain, so it stays the challenger.
     assert (decision["decision"], decision["version"], decision["gain"]) == ("kept", "2", pytest.approx(0.0, abs=1e-12))
     assert aliases(config) == {CHAMPION: "1", CHALLENGER: "2"}

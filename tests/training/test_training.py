@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -57,7 +58,9 @@ def test_the_training_run_holds_params_metrics_data_version_artifacts_and_a_sign
     assert metrics["test_auc_roc"] == pytest.approx(result["test"]["auc_roc"])
     assert metrics["threshold"] == pytest.approx(result["threshold"])
     (dataset,) = run.inputs.dataset_inputs
-    assert dataset.dataset.name == "gold_training" and f'"version": "{gold_version}"' in dataset.dataset.source
+    source = json.loads(dataset.dataset.source)
+    assert dataset.dataset.name == "gold_training" and source["path"] == config.table("gold_training").location
+    assert str(source["delta_table_version"]) == str(gold_version)
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {*PLOTS, "model_card.md", "metrics.json", "promotion.json"} <= artifacts

@@ -21,6 +21,7 @@ from mlflow.exceptions import MlflowException
 
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
+from leadscore.lifecycle import tracking
 
 if TYPE_CHECKING:  # Spark only where a model is loaded: the console App lists versions without pyspark
     from pyspark.ml import PipelineModel
@@ -110,6 +111,7 @@ def load(client: MlflowClient, config: Config, found: ModelVersion) -> LoadedMod
     run = client.get_run(found.run_id)
     import mlflow.spark
 
+    tracking.use(config)  # `models:/` resolves against the fluent API's registry: conf's, whoever set it last
     model = mlflow.spark.load_model(f"models:/{found.name}/{found.version}", dfs_tmpdir=config.mlflow.dfs_tmpdir)
     return LoadedModel(found.name, str(found.version), model, run.data.metrics[THRESHOLD], found.run_id)
 

@@ -10,8 +10,8 @@ from mlflow import MlflowClient
 from leadscore.config import SQLITE, Config
 
 
-def client(config: Config) -> MlflowClient:
-    """Points MLflow's fluent API at conf's tracking store and registry, and returns a client of both.
+def use(config: Config) -> None:
+    """Points MLflow's fluent API (runs, `models:/` URIs) at conf's tracking store and registry.
 
     A local SQLite store is created on first use (its folder too); the registry URI comes from conf, nowhere else.
     """
@@ -20,7 +20,12 @@ def client(config: Config) -> MlflowClient:
         Path(uri.removeprefix(SQLITE)).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(config.mlflow.registry_uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=config.mlflow.registry_uri)
+
+
+def client(config: Config) -> MlflowClient:
+    """`use(config)`, and a client of the same tracking store and registry."""
+    use(config)
+    return MlflowClient(tracking_uri=config.mlflow.tracking_uri, registry_uri=config.mlflow.registry_uri)
 
 
 def experiment_id(mlflow_client: MlflowClient, config: Config) -> str:
