@@ -87,6 +87,7 @@ def candidates(columns: Sequence[str], seed: int) -> list[Candidate]:
         subsample=0.8,
         colsample_bytree=0.5,
         random_state=seed,
+        verbose=False,  # no log line per boosting round
     )
     lr = LogisticRegression(labelCol=LABEL_COLUMN, regParam=0.01, elasticNetParam=0.0, maxIter=200)
     return [

@@ -35,6 +35,7 @@ def small_candidates(columns, seed):
         n_estimators=10,
         max_depth=2,
         random_state=seed,
+        verbose=False,
     )
     return [
         training.Candidate(

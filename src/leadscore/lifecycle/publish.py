@@ -141,7 +141,7 @@ def publish(
         signature, example = _signature_and_example(trained, examples, config.feature_sets[feature_set])
         logged = mlflow.spark.log_model(
             trained.model,
-            name=MODEL_ARTIFACT,
+            artifact_path=MODEL_ARTIFACT,  # the Spark flavour still names it so in MLflow 3
             signature=signature,
             input_example=example,
             registered_model_name=name,
