@@ -110,11 +110,14 @@ def test_drift_marks_the_breaches_of_the_latest_run(reader):
 def test_the_model_page_shows_champion_and_challenger(reader):
     at = open_page(reader, "model")
     summary = at.dataframe[0].value
-    assert summary[["alias", "version", "auc_roc"]].values.tolist() == [
-        ["champion", "2", 0.91],
-        ["challenger", "3", 0.93],
+    assert summary[["alias", "version", "chosen", "auc_roc"]].values.tolist() == [
+        ["champion", "1", "gbt", 0.91],
+        ["challenger", "2", "xgboost", 0.93],
     ]
-    assert [header.value for header in at.subheader] == ["champion: version 2", "challenger: version 3"]
+    assert [header.value for header in at.subheader] == ["champion: version 1", "challenger: version 2"]
+    assert "`lead_scoring_full`" in at.caption[0].value
+    cards = [element.value.strip() for element in at.markdown if "Model card" in str(element.value)]
+    assert cards == ["# Model card: `lead_scoring_full` version 1", "# Model card: `lead_scoring_full` version 2"]
 
 
 def test_pages_of_an_empty_lakehouse_say_what_to_run(tmp_path):
