@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -188,3 +190,17 @@ def test_console_settings_come_from_the_bundle_job_parameters():
     argv = launch.streamlit_argv(["--env=prod"], 8501)
     assert argv[:3] == ["streamlit", "run", str(launch.APP)] and argv[-2:] == ["--", "--env=prod"]
     assert "--server.port=8501" in argv and "--server.headless=true" in argv
+
+
+def test_what_the_app_runs_imports_without_spark():
+    """The Databricks App installs no pyspark: its command, the app, every page and the readers load without it."""
+    probe = (
+        "import sys; sys.modules['pyspark'] = None; sys.modules['delta'] = None\n"
+        "import leadscore.console.__main__, leadscore.console.data, leadscore.console.models\n"
+        "import leadscore.lifecycle.registry, leadscore.lifecycle.tracking\n"
+        "from leadscore.console.__main__ import main\n"
+        "sys.exit(main(['--help']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "--settings-job" in done.stdout
