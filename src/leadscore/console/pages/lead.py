@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -42,7 +43,15 @@ st.caption(
     "Each version of gold.lead_scores that changed this lead (one MERGE per stream micro-batch), from the table's "
     "change data feed: its score and priority from then on, and the event that set them."
 )
-st.line_chart(history, x="version", y="score", height=220)
+trend = alt.Chart(history).mark_line(point=alt.OverlayMarkDef(size=80), interpolate="step-after")
+st.altair_chart(
+    trend.encode(
+        x=alt.X("version:O", title="lead_scores version"),
+        y=alt.Y("score:Q", scale=alt.Scale(domain=[0, 1])),
+        tooltip=["version", "committed_at", "score", "priority", "last_action", "total_visits"],
+    ).properties(height=220),
+    width="stretch",
+)
 st.dataframe(history, hide_index=True, width="stretch")
 
 st.markdown("#### As of a version (time travel)")

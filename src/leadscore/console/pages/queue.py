@@ -8,7 +8,7 @@ import streamlit as st
 
 from leadscore.console import data, state
 
-WIDTHS = (0.9, 0.7, 1.7, 1.4, 1.9, 0.6, 0.8, 1.6, 3.0)
+WIDTHS = (1.1, 0.7, 1.7, 1.4, 1.9, 0.6, 0.8, 1.6, 3.0)
 HEADER = ("lead", "score", "channel", "source", "last action", "visits", "minutes", "last event (UTC)", "prospect ID")
 
 settings = state.config()
