@@ -10,8 +10,11 @@ LAKEHOUSE ?= ./lakehouse
 # databricks-bundles in requirements.lock, whose job model (generated from this CLI's schema) `make validate` uses.
 DATABRICKS_CLI_VERSION := 0.280.0
 DATABRICKS := .cache/databricks-cli/v$(DATABRICKS_CLI_VERSION)/databricks
+# Exactly what `databricks bundle schema` prints at that version, kept beside the repository for machines where the
+# CLI cannot be installed.
+BUNDLE_SCHEMA := ../shared/databricks/bundle-schema-v$(DATABRICKS_CLI_VERSION).json
 
-.PHONY: setup jars test lint demo bench bench-smoke validate databricks-cli clean
+.PHONY: setup jars test lint demo console bench bench-smoke validate databricks-cli clean
 
 setup: $(STAMP) jars
 
@@ -36,6 +39,10 @@ lint: setup
 demo: setup
 	$(VENV)/bin/leadscore demo --fresh --lakehouse $(LAKEHOUSE)
 
+# The agents' console on the local lakehouse (the one `make demo` filled); prints its URL. PORT=8502 for another port.
+console: setup
+	$(VENV)/bin/leadscore console --lakehouse $(LAKEHOUSE) $(if $(PORT),--port $(PORT))
+
 # Installs the pinned CLI once; a no-op while .cache holds it. `go install` names the binary after the module (cli).
 databricks-cli: $(DATABRICKS)
 
@@ -43,19 +50,24 @@ $(DATABRICKS):
 	GOBIN=$(abspath $(@D)) go install github.com/databricks/cli@v$(DATABRICKS_CLI_VERSION)
 	mv $(@D)/cli $@
 
-# Offline checks of databricks.yml and resources/ always run (tests/bundle/bundle_check.py). With the CLI installed
-# they also validate every file against its `bundle schema`; with a workspace configured (DATABRICKS_HOST or
-# DATABRICKS_CONFIG_PROFILE) `bundle validate` runs for each target. LEADSCORE_REQUIRE_DATABRICKS_CLI=1 makes a
-# CLI that cannot be installed an error instead of a notice.
+# Offline checks of databricks.yml and resources/ always run (tests/bundle/bundle_check.py). Every bundle file is
+# also validated against the CLI's JSON schema: the installed CLI's `bundle schema` when there is one, otherwise
+# $(BUNDLE_SCHEMA) when it is beside the repository; the output says which. With a workspace configured
+# (DATABRICKS_HOST or DATABRICKS_CONFIG_PROFILE) `bundle validate` runs for each target.
+# LEADSCORE_REQUIRE_DATABRICKS_CLI=1 makes a CLI that cannot be installed an error instead of a notice.
 validate: setup
-	@$(MAKE) --no-print-directory databricks-cli || echo "validate: could not install Databricks CLI v$(DATABRICKS_CLI_VERSION)"
+	@$(MAKE) --no-print-directory databricks-cli 2>/dev/null || echo "validate: could not install Databricks CLI v$(DATABRICKS_CLI_VERSION)"
 	@if [ -x $(DATABRICKS) ]; then \
+	  echo "validate: against the JSON schema of the installed Databricks CLI v$(DATABRICKS_CLI_VERSION)"; \
 	  $(DATABRICKS) bundle schema > .cache/bundle-schema.json && \
 	  $(PY) tests/bundle/bundle_check.py --schema .cache/bundle-schema.json; \
 	elif [ -n "$$LEADSCORE_REQUIRE_DATABRICKS_CLI" ]; then \
 	  echo "validate: the Databricks CLI is required (LEADSCORE_REQUIRE_DATABRICKS_CLI)"; exit 1; \
+	elif [ -f $(BUNDLE_SCHEMA) ]; then \
+	  echo "validate: no Databricks CLI; against the CLI v$(DATABRICKS_CLI_VERSION) JSON schema in $(BUNDLE_SCHEMA)"; \
+	  $(PY) tests/bundle/bundle_check.py --schema $(BUNDLE_SCHEMA); \
 	else \
-	  echo "validate: no Databricks CLI: offline checks only, no CLI schema"; \
+	  echo "validate: no Databricks CLI and no $(BUNDLE_SCHEMA): offline checks only, no CLI schema"; \
 	  $(PY) tests/bundle/bundle_check.py; \
 	fi
 	@if [ -z "$$DATABRICKS_HOST$$DATABRICKS_CONFIG_PROFILE" ]; then \

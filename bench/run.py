@@ -97,7 +97,7 @@ def generated(rows: int) -> Path:
 # Each runs in its own process: `bench/run.py --child PHASE --args JSON`; its last stdout line is its JSON.
 
 
-def _session(lakehouse: Path, models: Path | None = None, **overrides):
+def _session(lakehouse: Path, tracking_uri: str | None = None, **overrides):
     from leadscore.config import load_config
     from leadscore.spark import get_spark
 
@@ -105,7 +105,7 @@ def _session(lakehouse: Path, models: Path | None = None, **overrides):
         "local",
         overrides={
             "lakehouse": str(lakehouse),
-            "models": str(models) if models else None,
+            "mlflow.tracking_uri": tracking_uri,
             "spark.ui": False,
             **overrides,
         },
@@ -125,11 +125,13 @@ def child_ingest(args: dict) -> dict:
 
 
 def child_transform(args: dict) -> dict:
-    from leadscore import registry
+    from leadscore.lifecycle.serving import AliasedModel
     from leadscore.scoring import with_score
 
-    spark, config = _session(Path(args["lakehouse"]), Path(args["models"]))
-    model, _ = registry.load_model(spark, config, registry.current_version(config))
+    spark, config = _session(Path(args["lakehouse"]), args["tracking_uri"])
+    champion = AliasedModel(config)
+    champion.refresh()
+    model = champion.model
     silver = config.table("silver_leads").read(spark).cache()
     rows = silver.count()  # in memory first: the figure is the transform's, not the Delta scan's
     with_score(model, silver.limit(10_000)).write.format("noop").mode("overwrite").save()  # JIT and codegen warm
@@ -166,7 +168,7 @@ def child_drain(args: dict) -> dict:
     from leadscore.ingest import ingest
 
     lakehouse, source = Path(args["lakehouse"]), args["source"]
-    spark, config = _session(lakehouse, Path(args["models"]), **{"stream.max_files_per_trigger": 100_000})
+    spark, config = _session(lakehouse, args["tracking_uri"], **{"stream.max_files_per_trigger": 100_000})
     scores = config.table("lead_scores")
 
     started = time.perf_counter()  # silver holds every lead; bronze and silver have nothing new
@@ -228,12 +230,13 @@ def _seed_design(spark, config, landing: str, sink: str, checkpoint: str):
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from leadscore import registry, silver
+    from leadscore import silver
+    from leadscore.lifecycle.serving import AliasedModel
     from leadscore.schema import RAW_NAMES
     from leadscore.scoring import score
 
-    version_ = registry.current_version(config)
-    model, metrics = registry.load_model(spark, config, version_)
+    champion = AliasedModel(config)
+    champion.refresh()
     schema = T.StructType([T.StructField(n, T.StringType()) for n in (*RAW_NAMES, "_trailing")])
     raw = (
         spark.readStream.format("csv").schema(schema).option("header", "true").option("maxFilesPerTrigger", 1)
@@ -242,7 +245,7 @@ def _seed_design(spark, config, landing: str, sink: str, checkpoint: str):
                 F.col("_metadata.file_modification_time").alias("_file_modification_time"),
                 F.lit(0).alias("_line_number"))
     )  # fmt: skip
-    scored = score(model, silver.with_typed_columns(raw), metrics["threshold"], config.model.priority)
+    scored = score(champion.model, silver.with_typed_columns(raw), champion.threshold, config.model.priority)
     out = scored.select(
         "prospect_id", "score", "prediction", "priority", "event_ts", F.current_timestamp().alias("scored_at")
     )
@@ -262,7 +265,7 @@ def child_latency(args: dict) -> dict:
     lakehouse = Path(args["lakehouse"])
     landing = lakehouse / "landing"
     landing.mkdir(parents=True, exist_ok=True)
-    spark, config = _session(lakehouse, Path(args["models"]), **{"stream.trigger_seconds": args["trigger_seconds"]})
+    spark, config = _session(lakehouse, args["tracking_uri"], **{"stream.trigger_seconds": args["trigger_seconds"]})
     queries = realtime.start(spark, config, str(landing))
     seed_sink = str(lakehouse / "seed_design_scores")
     seed = _seed_design(spark, config, str(landing), seed_sink, str(lakehouse / "_checkpoints" / "seed_design"))
@@ -494,7 +497,7 @@ def main() -> int:
                     run_child(child_argv("ingest", lakehouse=str(lake), source=str(generated(small))), "ingest")
                 d, w, p, rc = run_child([str(LEADSCORE), "train", "--lakehouse", str(lake)], "train_model")
                 record("train_model", {}, d, w, p, rc)
-            models = lake / "models"
+            models = f"sqlite:///{lake}/mlflow.db"  # the model's tracking store
         elif phase in ("transform", "drain", "latency", "train_1m"):
             if phase != "latency" and not ingested_1m:
                 say(f"{phase}: skipped, needs the ingest_1m phase")
@@ -505,10 +508,10 @@ def main() -> int:
                 result["skipped"][phase] = "needs the model phase"
                 continue
             if phase == "transform":
-                d, w, p, rc = run_child(child_argv("transform", lakehouse=str(lake_1m), models=str(models)), phase)
+                d, w, p, rc = run_child(child_argv("transform", lakehouse=str(lake_1m), tracking_uri=models), phase)
                 record(phase, {"transform_rows_per_s": d and d["rows_per_s"]}, d, w, p, rc)
             elif phase == "drain":
-                argv = child_argv("drain", lakehouse=str(lake_1m), models=str(models), source=str(generated(large)),
+                argv = child_argv("drain", lakehouse=str(lake_1m), tracking_uri=models, source=str(generated(large)),
                                   updates=str(work / "updates"))  # fmt: skip
                 d, w, p, rc = run_child(argv, phase)
                 keys = {
@@ -520,7 +523,7 @@ def main() -> int:
                 argv = child_argv(
                     "latency",
                     lakehouse=str(work / "lake_latency"),
-                    models=str(models),
+                    tracking_uri=models,
                     seconds=sizes["latency_seconds"],
                     trigger_seconds=sizes["trigger_seconds"],
                 )
@@ -530,8 +533,7 @@ def main() -> int:
                                "latency_max_s": s.get("max_s"), "seed_latency_p50_s": o.get("p50_s"),
                                "seed_latency_max_s": o.get("max_s")}, d, w, p, rc)  # fmt: skip
             else:
-                d, w, p, rc = run_child([str(LEADSCORE), "train", "--lakehouse", str(lake_1m),
-                                         "--models", str(work / "models_1m")], phase)  # fmt: skip
+                d, w, p, rc = run_child([str(LEADSCORE), "train", "--lakehouse", str(lake_1m)], phase)
                 record(phase, {"train_seconds_1m": round(w, 1)}, d, w, p, rc)
     if beside is not None:
         say("waiting for the 10M-row memory phase running beside the others")

@@ -1,7 +1,10 @@
 """`leadscore <command>`: parses flags into the typed config, builds the session, runs one job.
 
 Each job module in leadscore.jobs declares `add_arguments(parser)` and `run(args, config)`; what `run` returns is
-printed as the last line of output, one JSON object, so scripts can read a run's figures.
+printed as the last line of output, one JSON object, so scripts can read a run's figures. A command whose stdout
+carries data (CSV or JSON rows) sets `data_on_stdout(args)`: its summary then goes to stderr, and stdout is only data.
+A job that ran but found what should fail its run (a drift breach) raises CheckFailed: its result is printed all the
+same and the exit status is 1, so a scheduled job run fails visibly.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from leadscore.config import ENVIRONMENTS, Config, load_config
-from leadscore.errors import LeadscoreError
+from leadscore.errors import CheckFailed, LeadscoreError
 
 # command -> module under leadscore.jobs
 COMMANDS: dict[str, str] = {
@@ -23,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "ingest": "ingest",
     "score-batch": "score_batch",
     "train": "train",
+    "retrain": "retrain",
+    "models": "models",
+    "promote": "promote",
     "simulate": "simulate",
     "history": "history",
     "scores": "scores",
@@ -30,6 +36,8 @@ COMMANDS: dict[str, str] = {
     "queue": "agent_queue",
     "stream": "stream",
     "demo": "demo",
+    "monitor": "monitor",
+    "console": "console",
 }
 
 log = logging.getLogger("leadscore")
@@ -44,11 +52,15 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--catalog", help="Unity Catalog catalog (storage: catalog)")
     group.add_argument("--schema", help="Unity Catalog schema (storage: catalog)")
     group.add_argument("--checkpoints", help="base folder of stream checkpoints")
-    group.add_argument("--models", help="base folder of model versions")
+    group.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking store (default: sqlite:///<lakehouse>/mlflow.db; conf mlflow.tracking_uri)",
+    )
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    overrides = {key: getattr(args, key, None) for key in ("lakehouse", "catalog", "schema", "checkpoints", "models")}
+    overrides = {key: getattr(args, key, None) for key in ("lakehouse", "catalog", "schema", "checkpoints")}
+    overrides["mlflow.tracking_uri"] = getattr(args, "tracking_uri", None)
     overrides.update(getattr(args, "config_overrides", lambda _: {})(args))
     return load_config(args.env, args.conf_dir, overrides)
 
@@ -73,14 +85,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    status = 0
     try:
         result = args.run(args, config_from(args))
     except LeadscoreError as error:
         print(f"leadscore {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except CheckFailed as failed:
+        print(f"leadscore {args.command}: {failed}", file=sys.stderr)
+        result, status = failed.result, 1
     if result is not None:
-        print(json.dumps(result, default=str), flush=True)
-    return 0
+        data_on_stdout = getattr(args, "data_on_stdout", lambda _: False)(args)
+        print(json.dumps(result, default=str), file=sys.stderr if data_on_stdout else sys.stdout, flush=True)
+    return status
 
 
 def entry_point(command: str) -> Callable[[], None]:

@@ -14,6 +14,9 @@ from leadscore.schema import BY_NAME
 from leadscore.tables import Table, table_ref
 
 ENVIRONMENTS = ("local", "dev", "prod")
+# Test metrics a challenger may be compared with the champion on (higher is better for each).
+PROMOTION_METRICS = ("auc_roc", "pr_auc", "accuracy")
+SQLITE = "sqlite:///"
 
 
 def default_conf_dir() -> Path:
@@ -37,6 +40,8 @@ class SparkSettings:
 class StreamSettings:
     trigger_seconds: float
     max_files_per_trigger: int
+    champion_check_seconds: float
+    shadow_challenger: bool
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,40 @@ class ModelSettings:
     split: dict[str, int]
     priority: dict[str, float]
     tune: bool
+    promotion: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MlflowSettings:
+    tracking_uri: str
+    registry_uri: str
+    artifact_location: str | None
+    experiment: str
+    dfs_tmpdir: str | None
+
+    @property
+    def unity_catalog(self) -> bool:
+        return self.registry_uri.startswith("databricks-uc")
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    window_hours: float
+    min_leads: int
+    bins: int
+    max_categories: int
+    thresholds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    reader: str
+    refresh_seconds: float
+    queue_size: int
+
+
+THRESHOLDS = ("psi", "score_psi", "null_share_change", "quarantine_rate")
+READERS = ("deltalake", "warehouse")
 
 
 @dataclass(frozen=True)
@@ -63,13 +102,15 @@ class Config:
     catalog: str | None
     schema: str | None
     checkpoints: str
-    models: str
     landing: str
     spark: SparkSettings
     stream: StreamSettings
     ingest: IngestSettings
     model: ModelSettings
+    mlflow: MlflowSettings
     feature_sets: dict[str, tuple[str, ...]]
+    monitor: MonitorSettings
+    console: ConsoleSettings
 
     def table(self, logical: str) -> Table:
         return table_ref(logical, self.storage, self.lakehouse, self.catalog, self.schema)
@@ -133,6 +174,23 @@ def load_config(
         raise LeadscoreError(f"unknown feature set {model.feature_set!r}: expected one of {', '.join(feature_sets)}")
     if sum(model.split.values()) != 100 or set(model.split) != {"train", "validation", "test"}:
         raise LeadscoreError(f"model.split must give train/validation/test percentages summing to 100: {model.split}")
+    if model.promotion.get("metric") not in PROMOTION_METRICS:
+        raise LeadscoreError(f"model.promotion.metric must be one of {', '.join(PROMOTION_METRICS)}")
+    tracking = raw["mlflow"]
+    tracking_uri = str(tracking.get("tracking_uri") or f"{SQLITE}{lakehouse}/mlflow.db")
+    # A SQLite store keeps artifacts in mlruns/ beside it; a tracking server decides for itself.
+    beside_store = (
+        f"{Path(tracking_uri.removeprefix(SQLITE)).parent}/mlruns" if tracking_uri.startswith(SQLITE) else None
+    )
+
+    monitor = MonitorSettings(**raw["monitor"])
+    if set(monitor.thresholds) != set(THRESHOLDS) or any(v <= 0 for v in monitor.thresholds.values()):
+        raise LeadscoreError(f"monitor.thresholds must give positive {', '.join(THRESHOLDS)}: {monitor.thresholds}")
+    if monitor.bins < 2 or monitor.max_categories < 1 or monitor.window_hours <= 0:
+        raise LeadscoreError("monitor needs bins >= 2, max_categories >= 1 and window_hours > 0")
+    console = ConsoleSettings(**raw["console"])
+    if console.reader not in READERS:
+        raise LeadscoreError(f"console.reader must be one of {', '.join(READERS)}, not {console.reader!r}")
 
     return Config(
         env=env,
@@ -141,11 +199,19 @@ def load_config(
         catalog=raw.get("catalog"),
         schema=raw.get("schema"),
         checkpoints=str(raw.get("checkpoints") or f"{lakehouse}/_checkpoints"),
-        models=str(raw.get("models") or f"{lakehouse}/models"),
         landing=str(raw.get("landing") or f"{lakehouse}/landing"),
         spark=SparkSettings(**raw["spark"]),
         stream=StreamSettings(**raw["stream"]),
         ingest=IngestSettings(**raw["ingest"]),
         model=model,
+        mlflow=MlflowSettings(
+            tracking_uri=tracking_uri,
+            registry_uri=str(tracking.get("registry_uri") or tracking_uri),
+            artifact_location=tracking.get("artifact_location") or beside_store,
+            experiment=str(tracking["experiment"]),
+            dfs_tmpdir=tracking.get("dfs_tmpdir"),
+        ),
         feature_sets=feature_sets,
+        monitor=monitor,
+        console=console,
     )

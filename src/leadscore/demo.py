@@ -1,7 +1,8 @@
 """The product in one run: history ingested, a model trained, the rest of the leads streamed in and scored live.
 
-generate (or take an export) -> keep 70% as history -> ingest -> train -> replay the other 30% as files, with
-follow-up activity, while the stream scores them -> the agents' queue, the table's history, one time-travel query.
+generate (or take an export) -> keep 70% as history -> ingest -> train (an MLflow run; the first registered version
+becomes champion) -> replay the other 30% as files, with follow-up activity, while the stream scores them with the
+champion -> the agents' queue, the table's history, one time-travel query.
 """
 
 from __future__ import annotations
@@ -57,7 +58,11 @@ def run(
     counts = ingest(spark, config, str(historical.parent))
     _show("ingested history", [counts], list(counts))
     model = train_job.run(cli.build_parser().parse_args(["train"]), config)  # the job's own defaults
-    _show("model", [{"version": model["model_version"], **model["test"]}], ["version", "auc_roc", "pr_auc", "accuracy"])
+    _show(
+        f"model {model['model']}, registered in {config.mlflow.registry_uri}",
+        [{"version": model["model_version"], **model["promotion"], "chosen": model["chosen"], **model["test"]}],
+        ["version", "decision", "reason", "chosen", "auc_roc", "pr_auc", "accuracy"],
+    )
 
     landing = Path(config.landing)
     if landing.exists():
@@ -95,6 +100,8 @@ def run(
         "follow_ups": replayed["follow_ups"],
         "scored_leads": now.count(),
         "table_versions": len(versions),
+        "model": model["model"],
         "model_version": model["model_version"],
+        "promotion": model["promotion"]["decision"],
         "seconds": round(time.monotonic() - started, 1),
     }

@@ -28,6 +28,8 @@ SALES_TEAM_COLUMNS = frozenset(
 # Buckets of visits: 0, 1, 2, 3-4, 5-7, 8-10, 11-20, 21+ (the real sample's deciles, with 0 and 1 apart because
 # they convert unlike their neighbours); a lead with unknown visits gets a bucket of its own.
 VISIT_SPLITS = (float("-inf"), 1.0, 2.0, 3.0, 5.0, 8.0, 11.0, 21.0, float("inf"))
+ENCODINGS = ("index", "onehot")  # categories as indices with metadata (trees) or one-hot vectors (linear models)
+MISSING_NUMBER = "-1.0"  # a missing number or flag, for trees: every real value of those columns is >= 0
 
 
 def source_column(feature_name: str) -> str:
@@ -46,23 +48,42 @@ def _kinds(columns: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
 def feature_stages(
     columns: Sequence[str],
     *,
+    encoding: str = "onehot",
     imputation: str = "median",
     visit_splits: Sequence[float] = VISIT_SPLITS,
 ) -> list[Estimator | Transformer]:
-    """Stages that turn the given silver columns into the `features` vector.
+    """Stages that turn the given silver columns into the `features` vector, for a learner of the given encoding.
 
-    Categoricals: null -> "missing", indexed by frequency, one-hot (an unseen value gets the extra slot).
-    Numerics: imputed by `imputation` (mean or median of the training rows); visits also bucketed.
-    Flags: yes/no as 1.0/0.0, a missing one imputed by the training rows' mode.
+    `index` (tree learners): three stages. One SQL projection fills an unanswered category with "missing" and a
+    missing number or flag with -1 (below every real value, so a tree can split the unanswered off); one
+    StringIndexer indexes the categories by frequency; the assembler keeps the indexer's nominal metadata, so
+    Spark's trees split categories as sets. No one-hot vectors, no imputers.
+    `onehot` (linear learners): numerics imputed by `imputation` (mean or median of the training rows), visits
+    also bucketed, flags as 1.0/0.0 with a missing one imputed by the mode, categories indexed and one-hot.
+    Either way an unseen category gets an index of its own (handleInvalid="keep") and scores.
     """
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {ENCODINGS}, not {encoding!r}")
     categoricals, numerics, flags = _kinds(columns)
-    nan = "CAST('NaN' AS DOUBLE)"  # what Imputer and Bucketizer treat as missing
+    missing_number = "CAST('NaN' AS DOUBLE)" if encoding == "onehot" else MISSING_NUMBER  # NaN: what Imputer fills
     selects = [
         "*",
         *[f"coalesce(`{c}`, '{MISSING}') AS `{c}__filled`" for c in categoricals],
-        *[f"coalesce(CAST(`{c}` AS DOUBLE), {nan}) AS `{c}__double`" for c in (*numerics, *flags)],
+        *[f"coalesce(CAST(`{c}` AS DOUBLE), {missing_number}) AS `{c}__double`" for c in (*numerics, *flags)],
     ]
     stages: list[Estimator | Transformer] = [SQLTransformer(statement=f"SELECT {', '.join(selects)} FROM __THIS__")]
+    indexer = StringIndexer(
+        inputCols=[f"{c}__filled" for c in categoricals],
+        outputCols=[f"{c}__index" for c in categoricals],
+        handleInvalid="keep",
+        stringOrderType="frequencyDesc",
+    )
+    if encoding == "index":
+        if categoricals:
+            stages.append(indexer)
+        vector_inputs = [f"{c}__double" for c in (*numerics, *flags)] + [f"{c}__index" for c in categoricals]
+        return [*stages, VectorAssembler(inputCols=vector_inputs, outputCol=FEATURES, handleInvalid="keep")]
+
     vector_inputs: list[str] = []
     for group, strategy in ((numerics, imputation), (flags, "mode")):
         if group:
@@ -86,17 +107,16 @@ def feature_stages(
         )
         indexed.append(f"{VISITS}__bucket")
     if categoricals:
-        stages.append(
-            StringIndexer(
-                inputCols=[f"{c}__filled" for c in categoricals],
-                outputCols=[f"{c}__index" for c in categoricals],
-                handleInvalid="keep",
-                stringOrderType="frequencyDesc",
-            )
-        )
+        stages.append(indexer)
     if indexed:
         onehot = [f"{c}__onehot" for c in indexed]
         stages.append(OneHotEncoder(inputCols=indexed, outputCols=onehot, handleInvalid="keep"))
         vector_inputs += onehot
     stages.append(VectorAssembler(inputCols=vector_inputs, outputCol=FEATURES, handleInvalid="keep"))
     return stages
+
+
+def categorical_slots(vector_metadata: dict) -> dict[int, int]:
+    """Slot -> number of categories, for each nominal slot of an assembled vector (from its ml_attr metadata)."""
+    nominal = vector_metadata.get("ml_attr", {}).get("attrs", {}).get("nominal", [])
+    return {a["idx"]: len(a["vals"]) for a in nominal if "vals" in a}

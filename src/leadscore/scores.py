@@ -11,15 +11,14 @@ from __future__ import annotations
 import logging
 import time
 
-from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from leadscore import registry
 from leadscore.config import Config
-from leadscore.errors import LeadscoreError
 from leadscore.gold import latest_per_lead
+from leadscore.lifecycle.registry import CHALLENGER, CHAMPION
+from leadscore.lifecycle.serving import AliasedModel, shadow_columns
 from leadscore.schema import KEY
 from leadscore.scoring import score
 from leadscore.streams import BatchCommits, trigger
@@ -51,6 +50,7 @@ def lead_score_rows(scored: DataFrame, model_version: str, batch_id: int) -> Dat
         "opted_out_call",
         "opted_out_email",
         F.lit(model_version).alias("model_version"),
+        *shadow_columns(scored),
         "event_ts",
         "event_file",
         "event_seq",
@@ -91,41 +91,26 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class CurrentModel:
-    """The published model, loaded once and reloaded between batches when a newer version is published."""
-
-    def __init__(self, config: Config):
-        self.config = config
-        self.version: str | None = None
-        self.model: PipelineModel | None = None
-        self.threshold = 0.5
-
-    def refresh(self, spark: SparkSession) -> None:
-        version = registry.current_version(self.config)
-        if version is None:
-            raise LeadscoreError(f"no model published under {self.config.models}: run `leadscore train` first")
-        if version != self.version:
-            self.model, metrics = registry.load_model(spark, self.config, version)
-            self.threshold = metrics["threshold"]
-            log.info("scores: using model %s version %s", self.config.model.name, version)
-            self.version = version
-
-
 class ScoreBatch:
     """foreachBatch: the latest event per lead, scored and MERGEd into lead_scores once."""
 
     def __init__(self, config: Config, commits: BatchCommits):
         self.config = config
         self.commits = commits
-        self.model = CurrentModel(config)
+        self.model = AliasedModel(config, CHAMPION)  # follows the champion between micro-batches
+        self.challenger = AliasedModel(config, CHALLENGER, required=False) if config.stream.shadow_challenger else None
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
         table = self.config.table("lead_scores")
         if self.commits.written(spark, table, batch_id):
             return  # a replay: this batch's MERGE is committed
-        self.model.refresh(spark)
-        scored = score(self.model.model, latest_per_lead(batch), self.model.threshold, self.config.model.priority)
+        self.model.refresh()
+        latest = latest_per_lead(batch)
+        if self.challenger is not None:
+            self.challenger.refresh()
+            latest = self.challenger.shadow(latest)
+        scored = score(self.model.model, latest, self.model.threshold, self.config.model.priority)
         rows = lead_score_rows(scored, self.model.version, batch_id).localCheckpoint()  # scored once
         leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]
         with self.commits.tagged(spark, batch_id):
@@ -147,7 +132,7 @@ def start_stream(spark: SparkSession, config: Config, *, available_now: bool) ->
     create_table(spark, config)
     checkpoint = config.checkpoint("lead_scores")
     handler = ScoreBatch(config, BatchCommits(checkpoint))
-    handler.model.refresh(spark)  # fail now, not at the first batch, when no model is published
+    handler.model.refresh()  # fail now, not at the first batch, when there is no champion
     writer = (
         config.table("silver_leads")
         .read_stream(spark, maxFilesPerTrigger=str(config.stream.max_files_per_trigger))

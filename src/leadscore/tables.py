@@ -1,16 +1,18 @@
 """Logical tables and where they live: folders under the lakehouse locally, `catalog.schema.table` on Databricks.
 
-This mapping is the only list of tables; everything else asks `Config.table(logical)`.
+This mapping is the only list of tables; everything else asks `Config.table(logical)`. Spark and Delta are imported
+where a method needs them, so the console (which reads without a JVM) can use the mapping without pyspark.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
-from pyspark.sql import types as T
-from pyspark.sql.streaming import DataStreamReader
+if TYPE_CHECKING:
+    from delta.tables import DeltaTable
+    from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
+    from pyspark.sql import types as T
 
 # Written by a micro-batch a second: a Delta checkpoint (a Spark job writing the table's whole state) every 100
 # commits rather than every 10, and statistics only on the columns queries filter on (Delta computes min/max/nulls
@@ -49,6 +51,11 @@ TABLES: dict[str, TableSpec] = {
             "delta.enableDeletionVectors": "true",  # an update marks the old row instead of rewriting its file
         },
     ),
+    # One row per scores micro-batch, written by the scores stream.
+    "scoring_batches": TableSpec("gold", "scoring_batches", ("committed_at", "batch_id"), STREAMED),
+    "drift": TableSpec("gold", "drift", ("model_id", "computed_at")),  # drift metrics per monitor run
+    # Bins and reference distributions, fixed per model version.
+    "drift_baseline": TableSpec("gold", "drift_baseline", ("model_id",)),
 }
 
 
@@ -59,11 +66,15 @@ class Table:
     by_path: bool
 
     def exists(self, spark: SparkSession) -> bool:
+        from delta.tables import DeltaTable
+
         if self.by_path:
             return DeltaTable.isDeltaTable(spark, self.location)
         return spark.catalog.tableExists(self.location)
 
     def delta(self, spark: SparkSession) -> DeltaTable:
+        from delta.tables import DeltaTable
+
         return DeltaTable.forPath(spark, self.location) if self.by_path else DeltaTable.forName(spark, self.location)
 
     def read(self, spark: SparkSession, **options: str) -> DataFrame:
@@ -71,7 +82,7 @@ class Table:
         return reader.load(self.location) if self.by_path else reader.table(self.location)
 
     def read_stream(self, spark: SparkSession, **options: str) -> DataFrame:
-        reader: DataStreamReader = spark.readStream.format("delta").options(**options)
+        reader = spark.readStream.format("delta").options(**options)
         return reader.load(self.location) if self.by_path else reader.table(self.location)
 
     def save(self, writer: DataFrameWriter) -> None:
@@ -82,6 +93,8 @@ class Table:
 
     def create_if_missing(self, spark: SparkSession, schema: T.StructType) -> None:
         """Creates the empty table with the schema its writer produces (every column nullable) and its properties."""
+        from delta.tables import DeltaTable
+
         builder = DeltaTable.createIfNotExists(spark).addColumns(_nullable(schema))
         builder = builder.location(self.location) if self.by_path else builder.tableName(self.location)
         for key, value in TABLES[self.logical].table_properties.items():
@@ -102,4 +115,6 @@ def table_ref(logical: str, storage: str, lakehouse: str, catalog: str | None, s
 
 
 def _nullable(schema: T.StructType) -> T.StructType:
+    from pyspark.sql import types as T
+
     return T.StructType([T.StructField(f.name, f.dataType, True) for f in schema.fields])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -198,15 +199,22 @@ def emit(
     summary: dict[str, Any],
     table_columns: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Prints the rows and returns what the CLI prints as its last line: one JSON object, in every format.
+    """Prints the rows and returns the run's summary with their count, which the CLI prints as its last line.
 
-    json: nothing printed here, the rows go inside the returned object (stdout is then one JSON document);
-    table (`table_columns`, or all) and csv (all columns): the rows printed, the summary returned with their count.
+    table: `table_columns` (or all) aligned for people, the summary after them; csv: a header and every column;
+    json: one array of row objects. With csv and json stdout holds only that document, and the summary goes to stderr
+    (`data_on_stdout` below), so `> file` gets a file that tool reads.
     """
     if fmt not in FORMATS:
         raise LeadscoreError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if fmt == "json":
-        return {**summary, "count": len(rows), "rows": rows}
-    shown = (table_columns or columns) if fmt == "table" else columns
-    print(render(rows, shown, fmt), end="", flush=True)
+        print(json.dumps(rows, default=str), flush=True)
+    else:
+        print(render(rows, (table_columns or columns) if fmt == "table" else columns, fmt), end="", flush=True)
     return {**summary, "count": len(rows)}
+
+
+def add_format_argument(parser) -> None:
+    """`--format table|csv|json` of a command that writes rows; with csv or json its summary goes to stderr."""
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    parser.set_defaults(data_on_stdout=lambda args: args.format != "table")

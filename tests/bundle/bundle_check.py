@@ -5,7 +5,8 @@ Jobs are checked against the job model of `databricks-bundles`, generated from t
 schema and pinned in requirements.lock to the same version as the CLI in the Makefile: unknown keys, wrong types,
 unknown enum values and missing required keys are errors. The rest of the bundle (targets, variables, references,
 artifacts, permissions) is checked here. With `--schema FILE` (the output of `databricks bundle schema`) every file
-is also validated against the CLI's JSON schema.
+is also validated against the CLI's JSON schema. Apps: their source folder holds app.yaml and requirements.txt, and
+app.yaml takes values only from resources the App declares.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import yaml
 from databricks.bundles.jobs import Job
+from jsonschema.exceptions import ValidationError
 from jsonschema.validators import validator_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +44,14 @@ class Bundle:
 
     def documents(self) -> dict[Path, dict]:
         return {self.root / "databricks.yml": self.config, **self.resource_files}
+
+    def apps(self) -> dict[str, tuple[Path, dict]]:
+        """App key -> (file it is declared in, its definition)."""
+        return {
+            key: (path, app)
+            for path, doc in self.documents().items()
+            for key, app in (doc.get("resources") or {}).get("apps", {}).items()
+        }
 
     def jobs(self) -> dict[str, tuple[Path, dict]]:
         """Job key -> (file it is declared in, its definition)."""
@@ -172,6 +182,28 @@ def check_jobs(bundle: Bundle) -> list[str]:
     return errors
 
 
+def check_apps(bundle: Bundle) -> list[str]:
+    """Each App's source folder holds app.yaml and requirements.txt, and every `valueFrom` in app.yaml names one of
+    the App's resources (what the App runtime would refuse at start, long after a deploy)."""
+    errors = []
+    for key, (path, app) in bundle.apps().items():
+        where = f"{path.name}: apps.{key}"
+        source = (path.parent / app.get("source_code_path", "")).resolve()
+        missing = [name for name in ("app.yaml", "requirements.txt") if not (source / name).is_file()]
+        if missing:
+            errors.append(f"{where}: source_code_path {source} has no {', '.join(missing)}")
+            continue
+        declared = {resource["name"] for resource in app.get("resources", [])}
+        runtime = _read(source / "app.yaml")
+        if not runtime.get("command"):
+            errors.append(f"{where}: app.yaml has no command")
+        for variable in runtime.get("env", []):
+            if "valueFrom" in variable and variable["valueFrom"] not in declared:
+                errors.append(f"{where}: app.yaml env {variable['name']} takes valueFrom {variable['valueFrom']!r}, "
+                              f"not one of the App's resources {sorted(declared)}")  # fmt: skip
+    return errors
+
+
 def check_references(bundle: Bundle) -> list[str]:
     config, errors = bundle.config, []
     declared = config.get("variables") or {}
@@ -205,13 +237,20 @@ def check_schema(bundle: Bundle, schema: dict) -> list[str]:
     return [
         f"{path.name}: {'.'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}"
         for path, doc in bundle.documents().items()
-        for error in validator.iter_errors(doc)
+        for error in map(_deepest, validator.iter_errors(doc))
     ]
+
+
+def _deepest(error: ValidationError) -> ValidationError:
+    """The schema's `oneOf` (a value or a ${var} reference) hides the real mistake one level down: name that one."""
+    if not error.context:
+        return error
+    return _deepest(max(error.context, key=lambda candidate: len(_deepest(candidate).absolute_path)))
 
 
 def errors(root: Path = ROOT, schema: dict | None = None) -> list[str]:
     bundle = load(root)
-    found = check_structure(bundle) + check_references(bundle) + check_jobs(bundle)
+    found = check_structure(bundle) + check_references(bundle) + check_jobs(bundle) + check_apps(bundle)
     return found + (check_schema(bundle, schema) if schema is not None else [])
 
 
@@ -225,10 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     if found:
         return 1
     bundle = load(ROOT)
-    against = f"the CLI schema in {args.schema}" if args.schema else "no CLI schema"
+    against = f"the JSON schema in {args.schema}" if args.schema else "no CLI schema"
     print(
         f"bundle ok: targets {', '.join(bundle.config['targets'])}; jobs {', '.join(sorted(bundle.jobs()))}; "
-        f"job model databricks-bundles {version('databricks-bundles')}; {against}"
+        f"apps {', '.join(sorted(bundle.apps()))}; job model databricks-bundles {version('databricks-bundles')}; "
+        f"{against}"
     )
     return 0
 

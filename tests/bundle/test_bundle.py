@@ -17,9 +17,10 @@ import yaml
 from leadscore import cli
 
 ROOT = bundle_check.ROOT
-MAKEFILE = dict(re.findall(r"^(DATABRICKS\w*) := (.+)$", (ROOT / "Makefile").read_text(), re.M))
+MAKEFILE = dict(re.findall(r"^(\w+) := (.+)$", (ROOT / "Makefile").read_text(), re.M))
 CLI_VERSION = MAKEFILE["DATABRICKS_CLI_VERSION"]
 DATABRICKS = ROOT / MAKEFILE["DATABRICKS"].replace("$(DATABRICKS_CLI_VERSION)", CLI_VERSION)
+SHARED_SCHEMA = ROOT / MAKEFILE["BUNDLE_SCHEMA"].replace("$(DATABRICKS_CLI_VERSION)", CLI_VERSION)
 # What a deployment would substitute for the bundle's own references.
 BUNDLE_VALUES = {
     "bundle.name": "leadscore",
@@ -144,15 +145,67 @@ def test_parameters_are_flags_the_job_accepts(job, target):
     assert args.env == target
 
 
-def test_databricks_cli_validates_against_its_schema():
-    """The real CLI's JSON schema accepts every bundle file. Installing the CLI is `make databricks-cli`."""
+def cli_schema() -> tuple[dict, str]:
+    """The JSON schema `make validate` uses: the installed CLI's, else the copy beside the repository."""
     if not DATABRICKS.exists():
-        install = subprocess.run(["make", "--no-print-directory", "databricks-cli"], cwd=ROOT, capture_output=True)
-        if install.returncode != 0:
-            reason = [line for line in install.stderr.decode().splitlines() if line.startswith("go: ")][-1:]
-            message = f"Databricks CLI v{CLI_VERSION} could not be installed (make databricks-cli): {reason}"
-            if os.environ.get("LEADSCORE_REQUIRE_DATABRICKS_CLI"):
-                pytest.fail(message)
-            pytest.skip(message)
-    schema = subprocess.run([DATABRICKS, "bundle", "schema"], cwd=ROOT, capture_output=True, check=True).stdout
-    assert bundle_check.errors(schema=json.loads(schema)) == []
+        subprocess.run(["make", "--no-print-directory", "databricks-cli"], cwd=ROOT, capture_output=True)
+    if DATABRICKS.exists():
+        schema = subprocess.run([DATABRICKS, "bundle", "schema"], cwd=ROOT, capture_output=True, check=True).stdout
+        return json.loads(schema), f"Databricks CLI v{CLI_VERSION}"
+    if os.environ.get("LEADSCORE_REQUIRE_DATABRICKS_CLI"):
+        pytest.fail(f"Databricks CLI v{CLI_VERSION} could not be installed (make databricks-cli)")
+    if SHARED_SCHEMA.is_file():
+        return json.loads(SHARED_SCHEMA.read_text()), str(SHARED_SCHEMA)
+    pytest.skip(f"no Databricks CLI v{CLI_VERSION} (make databricks-cli failed) and no {SHARED_SCHEMA}")
+
+
+def test_every_bundle_file_passes_the_cli_json_schema():
+    """Jobs, the App and databricks.yml against `databricks bundle schema` (the CLI's, or the same file beside us)."""
+    schema, _ = cli_schema()
+    assert bundle_check.errors(schema=schema) == []
+
+
+def _broken_app(tmp_path: Path, edit) -> Path:
+    for name in ("databricks.yml", "pyproject.toml", "app.yaml", "requirements.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "resources", tmp_path / "resources")
+    path = tmp_path / "resources" / "console.app.yml"
+    doc = yaml.safe_load(path.read_text())
+    runtime = yaml.safe_load((tmp_path / "app.yaml").read_text())
+    edit(doc["resources"]["apps"]["console"], runtime, tmp_path)
+    path.write_text(yaml.safe_dump(doc))
+    (tmp_path / "app.yaml").write_text(yaml.safe_dump(runtime))
+    return tmp_path
+
+
+APP_MISTAKES = {
+    "unknown app key": (lambda app, run, root: app.update(command=["x"]), "Additional properties", True),
+    "bad warehouse permission": (
+        lambda app, run, root: app["resources"][0]["sql_warehouse"].update(permission="CAN_READ"),
+        "CAN_READ",
+        True,
+    ),
+    "valueFrom an undeclared resource": (
+        lambda app, run, root: app["resources"].pop(0),
+        "valueFrom 'sql-warehouse'",
+        False,
+    ),
+    "no requirements.txt": (lambda app, run, root: (root / "requirements.txt").unlink(), "no requirements.txt", False),
+}
+
+
+@pytest.mark.parametrize("mistake", APP_MISTAKES)
+def test_app_checks_catch(tmp_path, mistake):
+    edit, expected, needs_schema = APP_MISTAKES[mistake]
+    schema = cli_schema()[0] if needs_schema else None
+    found = bundle_check.errors(_broken_app(tmp_path, edit), schema=schema)
+    assert any(expected in error for error in found), found
+
+
+def test_app_requirements_pin_what_requirements_lock_pins():
+    """The App installs the same versions the tests ran with, and this project itself."""
+    locked = dict(line.split("==") for line in (ROOT / "requirements.lock").read_text().split() if "==" in line)
+    lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    pins = dict(line.split("==") for line in lines if "==" in line)
+    assert pins and all(locked[name] == pinned for name, pinned in pins.items()), pins
+    assert "." in lines

@@ -20,6 +20,9 @@ def test_demo_scores_every_lead_and_shows_queue_history_and_time_travel(spark, t
     scores = config_for(lakehouse).table("lead_scores").read(spark)
     assert result["scored_leads"] == scores.select("prospect_id").distinct().count() == 800
     assert result["table_versions"] >= 3  # the table's creation and at least two MERGEs
+    assert (result["model"], result["model_version"], result["promotion"]) == ("lead_scoring_full", "1", "promoted")
+    versions = scores.select("model_version").distinct().collect()
+    assert [r["model_version"] for r in versions] == ["1"]  # every lead scored by the champion
     out = capsys.readouterr().out
-    for title in ("== hot leads to call now", "== gold.lead_scores history", "== time travel: leads whose score"):
+    for title in ("== model lead_scoring_full", "== hot leads", "== gold.lead_scores history", "== time travel: leads"):
         assert title in out

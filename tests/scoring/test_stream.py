@@ -1,4 +1,4 @@
-"""`leadscore stream` end to end: landing files -> gold.lead_scores, follow-ups, late events, kill -9, model reload."""
+"""`leadscore stream` end to end: landing files -> gold.lead_scores, follow-ups, late events, kill -9, champion swap."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from chispa import assert_df_equality
 from leadscore import cli, realtime
 from leadscore.generator import generate_chunks, write_csv
 from tests.conftest import config_for, kill_when, load_fixture
+from tests.training.conftest import train_tiny
 
 # batch_id is left out: which silver files make up a micro-batch may differ between two runs.
 SCORE_COLUMNS = ("prospect_id", "score", "prediction", "priority", "model_version", "event_ts", "event_seq")
@@ -21,20 +22,25 @@ SCORE_COLUMNS = ("prospect_id", "score", "prediction", "priority", "model_versio
 
 @pytest.fixture(scope="module")
 def trained(spark, tmp_path_factory):
-    """A lakehouse whose model was trained on the small generated fixture."""
+    """A lakehouse whose model was trained twice on the small generated fixture (tiny candidates).
+
+    Version 1 is the champion; version 2, the same data and seed, gains nothing on it and stays the challenger.
+    """
     lakehouse = tmp_path_factory.mktemp("trained") / "lakehouse"
     history = tmp_path_factory.mktemp("history")
     shutil.copy(load_fixture("generated_small.csv"), history)
     assert cli.main(["ingest", "--source", str(history), "--lakehouse", str(lakehouse)]) == 0
-    assert cli.main(["train", "--lakehouse", str(lakehouse)]) == 0
+    for version in ("1", "2"):
+        assert train_tiny("--lakehouse", str(lakehouse))["model_version"] == version
     return lakehouse
 
 
-def lakehouse_with_model(trained: Path, tmp_path: Path):
-    """A fresh lakehouse holding only the trained model: its own landing, tables and checkpoints."""
-    config = config_for(tmp_path / "lakehouse")
-    shutil.copytree(trained / "models", Path(config.models))
+def lakehouse_with_model(trained: Path, tmp_path: Path, **overrides):
+    """A fresh lakehouse holding only a copy of the trained models' tracking store: its own landing, tables and
+    checkpoints, and aliases it may move."""
+    config = config_for(tmp_path / "lakehouse", **overrides)
     Path(config.landing).mkdir(parents=True)
+    shutil.copy(trained / "mlflow.db", Path(config.lakehouse) / "mlflow.db")
     return config
 
 
@@ -103,15 +109,28 @@ def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, traine
     assert "scores: batch 0: 1 leads merged" in caplog.text  # leads, not events
 
 
-def test_the_stream_reloads_a_newly_published_model_without_restart(spark, trained, tmp_path):
-    config = lakehouse_with_model(trained, tmp_path)
-    land(config, "a.csv", new_leads(5, seed=8, first=930_000))
-    realtime.run(spark, config, config.landing, available_now=True)
-    assert cli.main(["train", "--lakehouse", str(trained), "--models", config.models]) == 0
-    land(config, "b.csv", new_leads(5, seed=9, first=931_000))
-    realtime.run(spark, config, config.landing, available_now=True)
-    versions = {r["model_version"] for r in scores_of(spark, config).select("model_version").distinct().collect()}
-    assert len(versions) == 2
+def test_the_stream_swaps_to_a_promoted_champion_between_batches_and_shadows_the_challenger(spark, trained, tmp_path):
+    config = lakehouse_with_model(trained, tmp_path, **{"stream.shadow_challenger": True})
+    before, after = new_leads(5, seed=8, first=930_000), new_leads(5, seed=9, first=931_000)
+    queries = realtime.start(spark, config, config.landing)  # runs until stopped, a micro-batch a second
+    try:
+        land(config, "a.csv", before)
+        realtime.drain(queries)
+        assert cli.main(["promote", "--lakehouse", config.lakehouse, "--version", "2"]) == 0  # while it runs
+        land(config, "b.csv", after)
+        realtime.drain(queries)
+        assert all(query.isActive for query in queries)  # no restart
+    finally:
+        for query in queries:
+            query.stop()
+    rows = scores_of(spark, config).select("lead_number", "model_version", "challenger_version", "challenger_score")
+    by_lead = {r["lead_number"]: r for r in rows.collect()}
+    for lead in before:  # scored by champion 1, shadowed by challenger 2
+        row = by_lead[int(lead[1])]
+        assert (row["model_version"], row["challenger_version"]) == ("1", "2") and 0 < row["challenger_score"] < 1
+    for lead in after:  # version 2 is champion now, and no version is the challenger
+        row = by_lead[int(lead[1])]
+        assert (row["model_version"], row["challenger_version"], row["challenger_score"]) == ("2", None, None)
 
 
 def stable(df):

@@ -223,34 +223,34 @@ def test_rows_of_shows_timestamps_in_the_session_time_zone(spark):
     ]
 
 
-def test_cli_history_prints_a_table_and_the_versions_as_json(capsys, scores_config):
+def test_cli_history_prints_a_table_then_the_summary(capsys, scores_config):
     code, out, _ = run_cli(capsys, scores_config, "history", "--limit", "3")
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["version", "timestamp", "operation", "rows_inserted", "rows_updated"]
-    assert lines[2].split()[0] == "3" and "MERGE" in lines[2]
-    assert [v["version"] for v in last_json(out)["versions"]] == [3, 2, 1]
+    assert [line.split()[0] for line in lines[2:5]] == ["3", "2", "1"] and "MERGE" in lines[2]
+    assert last_json(out) == {"table": scores_config.table("lead_scores").sql_name, "limit": 3, "count": 3}
 
 
-def test_cli_scores_as_json_is_one_document_holding_the_rows(capsys, scores_config):
-    code, out, _ = run_cli(capsys, scores_config, "scores", "--version", "1", "--format", "json")
-    assert code == 0 and len(out.strip().splitlines()) == 1
-    document = last_json(out)
-    assert document["version"] == 1 and document["count"] == 4
-    assert [r["prospect_id"] for r in document["rows"]] == ["b", "a", "c", "d"]
-    assert document["rows"][0]["event_ts"] == "2025-03-01 09:01:00.000"
+def test_cli_scores_as_json_is_one_array_of_rows_and_the_summary_on_stderr(capsys, scores_config):
+    code, out, err = run_cli(capsys, scores_config, "scores", "--version", "1", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)  # the whole of stdout
+    assert [r["prospect_id"] for r in rows] == ["b", "a", "c", "d"]
+    assert rows[0]["event_ts"] == "2025-03-01 09:01:00.000"
+    summary = last_json(err)
+    assert summary["version"] == 1 and summary["count"] == 4
 
 
-def test_cli_scores_as_csv_carries_every_column_then_the_summary(capsys, scores_config, commit_times):
-    code, out, _ = run_cli(
+def test_cli_scores_as_csv_carries_every_column_and_nothing_else(capsys, scores_config, commit_times):
+    code, out, err = run_cli(
         capsys, scores_config, "scores", "--timestamp", commit_times[2], "--top", "2", "--format", "csv"
     )
     assert code == 0
-    *table, summary = out.strip().splitlines()
-    rows = list(csv.DictReader(io.StringIO("\n".join(table))))
+    rows = list(csv.DictReader(io.StringIO(out)))  # the whole of stdout
     assert [(r["prospect_id"], r["score"], r["priority"]) for r in rows] == [("b", "0.95", "hot"), ("a", "0.93", "hot")]
     assert len(rows[0]) == 17
-    assert json.loads(summary) == {
+    assert last_json(err) == {
         "table": scores_config.table("lead_scores").sql_name,
         "version": None,
         "timestamp": commit_times[2],
@@ -258,6 +258,22 @@ def test_cli_scores_as_csv_carries_every_column_then_the_summary(capsys, scores_
         "top": 2,
         "count": 2,
     }
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+@pytest.mark.parametrize(
+    "argv",
+    [["scores"], ["queue", "--top", "5"], ["diff", "--from", "1", "--to", "3"], ["history"]],
+    ids=["scores", "queue", "diff", "history"],
+)
+def test_cli_data_on_stdout_is_only_data(capsys, scores_config, argv, fmt):
+    """`leadscore <command> --format csv|json > file` writes a file that a CSV or JSON reader takes whole."""
+    code, out, err = run_cli(capsys, scores_config, *argv, "--format", fmt)
+    assert code == 0
+    rows = json.loads(out) if fmt == "json" else list(csv.DictReader(io.StringIO(out)))
+    assert isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows)
+    assert "{" not in out if fmt == "csv" else out.count("\n") == 1
+    assert last_json(err)["count"] == len(rows)
 
 
 def test_cli_scores_table_shows_one_lead_by_number(capsys, scores_config):
@@ -278,11 +294,11 @@ def test_cli_scores_refuses_a_missing_version_or_lead(capsys, scores_config):
 
 
 def test_cli_diff_lists_the_changes_between_two_versions(capsys, scores_config):
-    code, out, _ = run_cli(capsys, scores_config, "diff", "--from", "1", "--to", "2", "--format", "json")
+    code, out, err = run_cli(capsys, scores_config, "diff", "--from", "1", "--to", "2", "--format", "json")
     assert code == 0
-    document = last_json(out)
-    assert (document["added"], document["changed"], document["removed"]) == (1, 2, 0)
-    assert [(r["prospect_id"], r["change"], r["old_priority"], r["new_priority"]) for r in document["rows"]] == [
+    summary = last_json(err)
+    assert (summary["added"], summary["changed"], summary["removed"]) == (1, 2, 0)
+    assert [(r["prospect_id"], r["change"], r["old_priority"], r["new_priority"]) for r in json.loads(out)] == [
         ("c", "changed", "warm", "hot"),
         ("a", "changed", "hot", "hot"),
         ("e", "added", None, "hot"),

@@ -1,7 +1,8 @@
 """Shared by the training tests: silver rows of the small generated fixture, and models trained on them.
 
 Candidates are the real ones made tiny (few trees, few rounds, two-point grids), so the suite stays fast while
-every path (feature stages, grid search, choice, threshold, publishing) runs.
+every path (feature stages of both encodings, grid search, choice, threshold, MLflow logging, registering,
+promotion) runs.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from types import ModuleType
 import pytest
 from pyspark.ml.classification import GBTClassifier, LogisticRegression, RandomForestClassifier
 from pyspark.ml.tuning import ParamGridBuilder
+from xgboost.spark import SparkXGBClassifier
 
 from leadscore import cli, gold, silver, training
+from leadscore.features import FEATURES
 from leadscore.jobs import score_batch
 from leadscore.jobs import train as train_job
 from tests.conftest import config_for, load_fixture
@@ -25,6 +28,15 @@ def small_candidates(columns, seed):
     rf = RandomForestClassifier(labelCol=training.LABEL_COLUMN, numTrees=5, maxDepth=3, seed=seed)
     gbt = GBTClassifier(labelCol=training.LABEL_COLUMN, maxIter=5, maxDepth=2, seed=seed)
     lr = LogisticRegression(labelCol=training.LABEL_COLUMN, regParam=0.01, maxIter=50)
+    xgb = SparkXGBClassifier(
+        features_col=FEATURES,
+        label_col=training.LABEL_COLUMN,
+        num_workers=1,
+        n_estimators=10,
+        max_depth=2,
+        random_state=seed,
+        verbose=False,
+    )
     return [
         training.Candidate(
             "baseline_rf",
@@ -32,6 +44,7 @@ def small_candidates(columns, seed):
             tuple(c for c in training.ORIGINAL_COLUMNS if c in columns),
             rf,
             ("numTrees", "maxDepth"),
+            encoding="onehot",
             imputation="mean",
             visit_splits=training.ORIGINAL_VISIT_SPLITS,
         ),
@@ -40,8 +53,12 @@ def small_candidates(columns, seed):
             ParamGridBuilder().addGrid(gbt.maxDepth, [2, 3]).build(),
         ),
         training.Candidate(
+            "xgboost", "tiny xgboost", tuple(columns), xgb, ("n_estimators", "max_depth"),
+            ParamGridBuilder().addGrid(xgb.max_depth, [2, 3]).build(),
+        ),
+        training.Candidate(
             "logistic_regression", "logistic regression", tuple(columns), lr, ("regParam",),
-            ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.1]).build(),
+            ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.1]).build(), encoding="onehot",
         ),
     ]  # fmt: skip
 
@@ -73,13 +90,18 @@ def trained(gold_sample):
     return training.train(gold_sample, small_candidates(columns, SEED), seed=SEED, tune=True, partitions=4)
 
 
+def train_tiny(*argv: str) -> dict:
+    """`leadscore train` with the tiny candidates."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "candidates", small_candidates)
+        return run_job(train_job, *argv)
+
+
 @pytest.fixture(scope="session")
 def trained_lakehouse(spark, silver_sample, tmp_path_factory):
-    """A lakehouse whose silver holds the fixture and whose model `leadscore train` published (tiny candidates)."""
+    """A lakehouse whose silver holds the fixture and whose model `leadscore train` registered (tiny candidates)."""
     lakehouse = tmp_path_factory.mktemp("trained") / "lakehouse"
     config = config_for(lakehouse)
     config.table("silver_leads").save(silver_sample.write.mode("overwrite"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(training, "candidates", small_candidates)
-        result = run_job(train_job, "--lakehouse", str(lakehouse), "--seed", str(SEED), "--git-commit", "abc123")
+    result = train_tiny("--lakehouse", str(lakehouse), "--seed", str(SEED), "--git-commit", "abc123")
     return config, result

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pyspark.ml import Pipeline
-from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.classification import GBTClassifier, LogisticRegression
 from pyspark.sql import functions as F
 
 from leadscore import features, training
-from leadscore.schema import KEY
+from leadscore.schema import BY_NAME, KEY
 from leadscore.scoring import score
 from tests.conftest import config_for
 
@@ -63,3 +63,25 @@ def test_pre_contact_holds_no_sales_team_column_and_full_holds_the_originals():
     sets = config_for(".").feature_sets
     assert not features.SALES_TEAM_COLUMNS & set(sets["pre_contact"])
     assert set(training.ORIGINAL_COLUMNS) <= set(sets["full"])
+
+
+def test_tree_encoding_indexes_categories_with_their_metadata_in_three_stages(gold_sample):
+    columns = config_for(".").feature_sets["pre_contact"]
+    stages = features.feature_stages(columns, encoding="index")
+    assert [type(s).__name__ for s in stages] == ["SQLTransformer", "StringIndexer", "VectorAssembler"]
+    train = gold_sample.withColumn(training.LABEL_COLUMN, F.col("contacted_agent").cast("double"))
+    vectors = Pipeline(stages=stages).fit(train).transform(train)
+    metadata = vectors.schema[features.FEATURES].metadata
+    slots = features.categorical_slots(metadata)
+    names = {a["idx"]: a["name"] for group in metadata["ml_attr"]["attrs"].values() for a in group}
+    categoricals = [c for c in columns if BY_NAME[c].kind == "string"]
+    assert sorted(features.source_column(names[i]) for i in slots) == sorted(categoricals)
+    assert len(names) == len(columns)  # one slot per column: no one-hot vectors
+    # Missing numbers and flags become -1, below every real value, so a tree can split the unanswered off.
+    assert vectors.where("total_visits IS NULL").select(F.col("total_visits__double")).distinct().collect() in (
+        [],
+        [(-1.0,)],
+    )
+
+    gbt = training.told_categories(GBTClassifier(labelCol=training.LABEL_COLUMN, maxBins=8), vectors)
+    assert gbt.getOrDefault("maxBins") >= max(slots.values())

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import io
+import json
 
 import pytest
 
+from leadscore import cli
 from leadscore.errors import LeadscoreError
 from leadscore.jobs import score_batch
 from tests.conftest import load_fixture
@@ -68,3 +71,16 @@ def test_a_bad_file_stops_the_job_with_its_name(trained_lakehouse, tmp_path, fix
 def test_without_a_model_the_job_says_to_train_first(config, tmp_path):
     with pytest.raises(LeadscoreError, match="leadscore train"):
         score_file(config, load_fixture("score_batch_malformed.csv"), tmp_path / "scores.csv")
+
+
+def test_without_output_the_csv_is_all_of_stdout_and_the_summary_goes_to_stderr(trained_lakehouse, tmp_path, capsys):
+    config, _ = trained_lakehouse
+    source = load_fixture("score_batch_malformed.csv")
+    code = cli.main(["score-batch", "--lakehouse", config.lakehouse, "--input", str(source)])
+    out, err = capsys.readouterr()
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["prospect_id"] for r in rows] == list(GOOD_LINES.values())
+    assert list(rows[0]) == ["prospect_id", "score", "prediction", "priority"]
+    summary = json.loads(err.strip().splitlines()[-1])
+    assert (summary["output"], summary["scored"], summary["rejected"]) == ("-", 5, 3)

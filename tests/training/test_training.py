@@ -1,21 +1,25 @@
-"""Training: candidates, the validation-chosen threshold, the metrics file, reproducibility, the registry."""
+"""Training: candidates, the validation-chosen threshold, calibration, reproducibility, the `leadscore train` run."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
-from chispa import assert_approx_df_equality
+from mlflow.artifacts import load_dict, load_text
 
-from leadscore import registry, training
-from leadscore.errors import LeadscoreError
+from leadscore import training
+from leadscore.lifecycle import tracking
+from leadscore.lifecycle.registry import CHAMPION, model_name
 from leadscore.schema import KEY
-from leadscore.scoring import with_score
 from tests.conftest import config_for
 from tests.training.conftest import SEED, small_candidates
 
-METRIC_KEYS = {"auc_roc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier", "confusion_matrix"}
+CANDIDATES = {"baseline_rf", "gbt", "xgboost", "logistic_regression"}
+RATIOS = ("auc_roc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "calibration_error")
+PLOTS = ("roc.png", "pr.png", "calibration.png", "feature_importance.png")
 
 
 def test_accuracy_threshold_is_the_best_cut_on_the_given_scores():
@@ -24,39 +28,67 @@ def test_accuracy_threshold_is_the_best_cut_on_the_given_scores():
     assert training.accuracy_threshold(scores, labels) == 0.7  # 5 of 6 right; 0.6 is right on 5 too but lower
 
 
-def test_metrics_file_holds_every_figure_in_range(trained_lakehouse):
-    config, result = trained_lakehouse
-    version = result["model_version"]
-    assert registry.current_version(config) == version
-    folder = registry.model_root(config) / version
-    metrics = json.loads((folder / "metrics.json").read_text())
+def test_calibration_error_is_the_weighted_gap_per_score_bin():
+    scores = np.array([0.05, 0.05, 0.95, 0.95, 0.55])
+    labels = np.array([False, True, True, True, True])
+    # bins: 0.0-0.1 mean score 0.05 vs rate 0.5 (2 leads); 0.9-1.0 0.95 vs 1.0 (2); 0.5-0.6 0.55 vs 1.0 (1)
+    assert training.calibration_error(scores, labels) == pytest.approx((0.45 * 2 + 0.05 * 2 + 0.45) / 5)
 
-    assert metrics["version"] == version and metrics["feature_set"] == "full"
-    assert set(metrics["candidates"]) == {"baseline_rf", "gbt", "logistic_regression"}
-    assert metrics["chosen"] in metrics["candidates"]
-    test = metrics["test"]
-    assert set(test) >= METRIC_KEYS
-    for key in ("auc_roc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier"):
-        assert 0.0 <= test[key] <= 1.0, key
-    assert test["log_loss"] > 0
-    assert sum(test["confusion_matrix"].values()) == test["rows"] == metrics["data"]["test"]["rows"]
-    assert test["confusion_matrix"]["tp"] + test["confusion_matrix"]["fn"] == test["positives"]
-    assert 0.0 <= metrics["threshold"] <= 1.0
-    assert sum(d["rows"] for d in metrics["data"].values()) == 300  # every lead of the fixture has a label
-    for name, candidate in metrics["candidates"].items():
-        assert 0.0 <= candidate["validation_auc"] <= 1.0, name
-    assert metrics["seed"] == SEED and metrics["tune"] is False
-    assert metrics["provenance"]["git"]["commit"] == "abc123"
-    assert metrics["provenance"]["silver_version"] >= 0
-    assert result["test"] == test
-    for png in ("roc.png", "pr.png", "feature_importance.png"):
-        assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
-    card = (folder / "MODEL_CARD.md").read_text()
-    assert "Feature set: `full`" in card and "`lead_status_tag`" in card and f"{test['auc_roc']:.4f}" in card
+
+def test_the_training_run_holds_params_metrics_data_version_artifacts_and_a_signed_model(spark, trained_lakehouse):
+    config, result = trained_lakehouse
+    client = tracking.client(config)
+    name = model_name(config)
+    version = client.get_model_version(name, result["model_version"])
+    assert (name, version.version, version.aliases) == ("lead_scoring_full", "1", [CHAMPION])  # first: champion
+    assert result["promotion"]["decision"] == "promoted"
+    run = client.get_run(version.run_id)
+    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+
+    gold_version = config.table("gold_training").delta(spark).history(1).first()["version"]
+    assert params["gold_training_version"] == str(gold_version) == str(result["gold_training_version"])
+    assert params["gold_training_table"] == config.table("gold_training").location
+    assert (params["feature_set"], params["seed"], params["split"]) == ("full", str(SEED), "70/15/15")
+    assert params["chosen"] in CANDIDATES and params["chosen"] == result["chosen"]
+    assert tags["mlflow.source.git.commit"] == "abc123" and tags["promotion"] == "promoted"
+    for split in ("validation", "test"):
+        for key in RATIOS:
+            assert 0.0 <= metrics[f"{split}_{key}"] <= 1.0, (split, key)
+        assert metrics[f"{split}_tp"] + metrics[f"{split}_fn"] == metrics[f"{split}_positives"]
+    assert metrics["test_auc_roc"] == pytest.approx(result["test"]["auc_roc"])
+    assert metrics["threshold"] == pytest.approx(result["threshold"])
+    (dataset,) = run.inputs.dataset_inputs
+    source = json.loads(dataset.dataset.source)
+    assert dataset.dataset.name == "gold_training" and source["path"] == config.table("gold_training").location
+    assert str(source["delta_table_version"]) == str(gold_version)
+
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {*PLOTS, "model_card.md", "metrics.json", "promotion.json"} <= artifacts
+    for png in PLOTS:
+        assert Path(client.download_artifacts(run.info.run_id, png)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    full = load_dict(f"runs:/{run.info.run_id}/metrics.json")
+    assert sum(d["rows"] for d in full["data"].values()) == 300  # every lead of the fixture has a label
+    assert sum(full["test"]["confusion_matrix"].values()) == full["test"]["rows"]
+    assert full["provenance"]["silver_version"] >= 0 and full["provenance"]["run_id"] == run.info.run_id
+    card = load_text(f"runs:/{run.info.run_id}/model_card.md")
+    assert "Feature set: `full`" in card and "`lead_status_tag`" in card and f"{metrics['test_auc_roc']:.4f}" in card
+    assert f"Delta version {gold_version}" in card and "`pre_contact`" in card  # what each feature set is for
+
+    nested = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert {r.info.run_name for r in nested} == CANDIDATES
+    assert [r.info.run_name for r in nested if r.data.tags["chosen"] == "true"] == [params["chosen"]]
+    for candidate in nested:
+        assert 0.0 <= candidate.data.metrics["validation_auc_roc"] <= 1.0
+        assert "test_auc_roc" in candidate.data.metrics and "threshold" in candidate.data.metrics
+
+    info = mlflow.models.get_model_info(f"models:/{name}/1")
+    assert info.signature.inputs.input_names() == list(config.feature_sets["full"])
+    assert info.signature.outputs.input_names() == ["score"]
+    assert info.saved_input_example_info is not None
 
 
 def test_tuning_records_each_grid_point(trained):
-    for name in ("gbt", "logistic_regression"):
+    for name in ("gbt", "xgboost", "logistic_regression"):
         tuning = trained.metrics["candidates"][name]["tuning"]
         assert len(tuning["grid"]) == 2 and all(0.0 <= point["auc"] <= 1.0 for point in tuning["grid"])
     assert trained.metrics["candidates"]["baseline_rf"]["tuning"] is None
@@ -71,7 +103,7 @@ def flat(tree: dict, prefix: str = "") -> dict:
 
 
 def test_same_data_and_seed_give_the_same_metrics_whatever_the_partitioning(gold_sample, trained):
-    """Spark's forests and boosting sample per partition; training fixes the partitioning, so this holds.
+    """Spark's forests and boosting and xgboost sample per partition; training fixes the partitioning, so this holds.
 
     Counts are equal exactly; scores up to the order in which Spark adds partial sums (1e-12 apart).
     """
@@ -85,20 +117,3 @@ def test_same_data_and_seed_give_the_same_metrics_whatever_the_partitioning(gold
     for name, candidate in trained.metrics["candidates"].items():
         assert again.metrics["candidates"][name]["validation_auc"] == pytest.approx(candidate["validation_auc"]), name
         assert again.metrics["candidates"][name]["params"] == candidate["params"], name
-
-
-def test_published_model_reloads_to_identical_scores(spark, tmp_path, trained, silver_sample):
-    config = config_for(tmp_path / "lakehouse")
-    first = registry.publish(config, trained, feature_set="full", provenance={"env": "test"})
-    second = registry.publish(config, trained, feature_set="full", provenance={"env": "test"})
-    assert (first, second, registry.current_version(config)) == ("1", "2", "2")
-    model, metrics = registry.load_model(spark, config, first)
-    assert metrics["threshold"] == trained.metrics["threshold"]
-    before = with_score(trained.model, silver_sample).select(KEY, "score")
-    after = with_score(model, silver_sample).select(KEY, "score")
-    assert_approx_df_equality(before, after, 1e-12, ignore_row_order=True)
-
-
-def test_loading_a_missing_version_names_it(spark, config):
-    with pytest.raises(LeadscoreError, match="no version 9"):
-        registry.load_model(spark, config, "9")

@@ -12,12 +12,12 @@ from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 from leadscore.spark import get_spark
-from leadscore.timetravel import FORMATS, agent_queue, emit, read_as_of, rows_of
+from leadscore.timetravel import add_format_argument, agent_queue, emit, read_as_of, rows_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, default=10, help="leads to list (default: 10)")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    add_format_argument(parser)
 
 
 def run(args: argparse.Namespace, config: Config) -> dict:

@@ -1,7 +1,8 @@
 """Show the leads whose score or priority changed between two versions of gold.lead_scores, and the leads added.
 
 Old and new score and priority side by side, biggest score moves first. Versions are those `leadscore history`
-lists. The last line is one JSON object in every format: with json it holds the rows, otherwise the counts.
+lists. With --format table the last line is one JSON object with the counts; with csv or json stdout holds only that
+document and the counts go to stderr.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from collections import Counter
 from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.spark import get_spark
-from leadscore.timetravel import FORMATS, emit, read_as_of, rows_of, score_changes
+from leadscore.timetravel import add_format_argument, emit, read_as_of, rows_of, score_changes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="from_version", type=int, required=True, help="the older version")
     parser.add_argument("--to", dest="to_version", type=int, required=True, help="the newer version")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    add_format_argument(parser)
 
 
 def run(args: argparse.Namespace, config: Config) -> dict:

@@ -1,9 +1,11 @@
-"""Score a raw lead export (the 37-column CSV) with the current model: prospect_id, score, prediction, priority.
+"""Score a raw lead export (the 37-column CSV) with the champion model: prospect_id, score, prediction, priority.
 
 The file goes through bronze's parsing and silver's typing and expectations, the very code ingestion runs, so a row
 scores here exactly as it would in the lakehouse. A row that cannot be parsed or fails a quarantining expectation is
 reported by line number with its reasons and never scored; a file that is empty, not UTF-8 or has another header
-stops the job. The output is one CSV file, rows in input order.
+stops the job. The output is one CSV file, rows in input order; `--output -` (the default) writes it to stdout, and
+the run's JSON summary then goes to stderr. The model is conf's feature set's registered model at `--alias`
+(default champion) or `--version`, resolved to a version number once before loading.
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from leadscore import bronze, ingest, registry, silver
+from leadscore import bronze, ingest, silver
 from leadscore.cli import entry_point
 from leadscore.config import Config
-from leadscore.errors import LeadscoreError
 from leadscore.jobs.ingest import add_encoding_argument
+from leadscore.lifecycle import tracking
+from leadscore.lifecycle.registry import CHAMPION, load, model_name, resolve
 from leadscore.schema import KEY
 from leadscore.scoring import score
 from leadscore.spark import get_spark
@@ -34,8 +38,14 @@ log = logging.getLogger("leadscore")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="CSV export in the 37-column lead schema")
-    parser.add_argument("--output", required=True, help="CSV file to write (replaced if it exists)")
-    parser.add_argument("--version", help="model version to score with (default: the one CURRENT names)")
+    parser.add_argument(
+        "--output", default="-", help="CSV file to write (replaced if it exists); - for stdout (default)"
+    )
+    parser.set_defaults(data_on_stdout=lambda args: args.output == "-")
+    parser.add_argument("--feature-set", help="whose registered model scores (default: conf model.feature_set)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--version", help="model version to score with (default: the one --alias names)")
+    which.add_argument("--alias", default=CHAMPION, help="alias of the version to score with (default: champion)")
     add_encoding_argument(parser)
 
 
@@ -64,8 +74,12 @@ def rejections(quarantined: DataFrame) -> list[dict]:
 
 
 def write_csv(rows: DataFrame, output: str) -> int:
-    """One CSV file, written beside the target and renamed into place."""
+    """One CSV file, written beside the target and renamed into place; `-` writes to stdout."""
     table = rows.toPandas()
+    if output == "-":
+        table.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+        return len(table)
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -75,25 +89,25 @@ def write_csv(rows: DataFrame, output: str) -> int:
 
 
 def run(args: argparse.Namespace, config: Config) -> dict:
+    client = tracking.client(config)
+    found = resolve(client, model_name(config, args.feature_set), version=args.version, alias=args.alias)
     spark = get_spark(config.spark, "leadscore-score-batch")
-    version = args.version or registry.current_version(config)
-    if version is None:
-        raise LeadscoreError(f"no current model under {registry.model_root(config)}: run `leadscore train` first")
-    model, metrics = registry.load_model(spark, config, version)
+    loaded = load(client, config, found)
     source = str(Path(args.input).resolve()) if "://" not in args.input else args.input
     bronze.check_landing(spark, source)
     bronze.legacy_charsets(spark, config.ingest.encoding)
     try:
         checked = checked_rows(spark, source, config.ingest.encoding).localCheckpoint()  # once, for both uses
         rejected = rejections(silver.quarantine_rows(checked))
-        scored = score(model, silver.silver_rows(checked), metrics["threshold"], config.model.priority)
+        scored = score(loaded.model, silver.silver_rows(checked), loaded.threshold, config.model.priority)
         written = write_csv(scored.orderBy("_line_number").select(*OUTPUT_COLUMNS), args.output)
     except PySparkException as error:
         raise user_error(error) or error from None
     for row in rejected:
         log.warning("score-batch: line %d not scored: %s", row["line"], "; ".join(row["reasons"]))
     return {
-        "model_version": version,
+        "model": loaded.name,
+        "model_version": loaded.version,
         "output": args.output,
         "scored": written,
         "rejected": len(rejected),

@@ -1,7 +1,7 @@
 """Show lead scores as they are now, or as they were at a version or a time (Delta time travel).
 
-Highest score first. --format table shows what an agent reads; csv and json carry every column. The last line is
-one JSON object in every format: with json it holds the rows, otherwise the row count.
+Highest score first. --format table shows what an agent reads, then one JSON summary line; csv and json carry every
+column, and stdout holds only that document (the summary goes to stderr).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 from leadscore.spark import get_spark
-from leadscore.timetravel import FORMATS, SCORE_VIEW, as_of_text, emit, read_as_of, rows_of, select_scores
+from leadscore.timetravel import SCORE_VIEW, add_format_argument, as_of_text, emit, read_as_of, rows_of, select_scores
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lead", help="one lead: its prospect ID or lead number")
     parser.add_argument("--top", type=int, help="only the K highest scores")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    add_format_argument(parser)
 
 
 def run(args: argparse.Namespace, config: Config) -> dict:

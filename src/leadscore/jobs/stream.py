@@ -26,11 +26,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     when.add_argument("--available-now", action="store_true", help="process what has landed, then exit")
     parser.add_argument("--max-files-per-trigger", type=int, help="silver Delta files per scoring micro-batch")
     add_encoding_argument(parser)
+    parser.add_argument(
+        "--feature-set", help="score with this feature set's champion (default: conf model.feature_set)"
+    )
+    parser.add_argument(
+        "--shadow-challenger",
+        action="store_true",
+        default=None,
+        help="also score with the challenger, into challenger_score (default: conf stream.shadow_challenger)",
+    )
     parser.set_defaults(
         config_overrides=lambda args: {
             "stream.trigger_seconds": args.trigger_seconds,
             "stream.max_files_per_trigger": args.max_files_per_trigger,
             "ingest.encoding": args.encoding,
+            "model.feature_set": args.feature_set,
+            "stream.shadow_challenger": args.shadow_challenger,
         }
     )
 

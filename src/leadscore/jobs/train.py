@@ -1,9 +1,11 @@
-"""Train the lead-scoring model: gold_training from silver, candidates chosen on validation, a new model version.
+"""Train the lead-scoring model: gold_training from silver, candidates chosen on validation, a registered version.
 
 Rebuilds gold_training (each labelled lead's latest state, split by a hash of prospect_id), fits the original
-Random Forest, gradient-boosted trees and a logistic regression on train (grid-searched with --tune), keeps the best
-validation AUC, picks the threshold on validation, measures on test, and publishes the version that CURRENT then
-names. Progress goes to stderr; the last line is the test metrics and the version, as JSON.
+Random Forest, Spark ML's gradient-boosted trees, xgboost and a logistic regression on train (grid-searched with
+--tune), keeps the best validation AUC, picks the threshold on validation and measures on test, all as one MLflow
+run with a nested run per candidate. The pipeline is registered as a new version of the feature set's model with the
+alias `challenger`, and takes `champion` if it beats the champion on the same test split by conf's margin (the first
+version does at once). Progress goes to stderr; the last line is the version, its test metrics and the decision.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ import subprocess
 import time
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.utils import is_remote
 
-from leadscore import gold, registry, training
+from leadscore import gold, training
 from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
+from leadscore.lifecycle import tracking
+from leadscore.lifecycle.promotion import challenge
+from leadscore.lifecycle.publish import publish
+from leadscore.lifecycle.registry import model_name
 from leadscore.spark import get_spark
 
 
@@ -65,8 +72,7 @@ def provenance(spark: SparkSession, config: Config, args: argparse.Namespace) ->
 def run(args: argparse.Namespace, config: Config) -> dict:
     started = time.perf_counter()
     feature_set = args.feature_set or config.model.feature_set
-    if feature_set not in config.feature_sets:
-        raise LeadscoreError(f"unknown feature set {feature_set!r}: expected one of {', '.join(config.feature_sets)}")
+    name = model_name(config, feature_set)  # an unknown feature set stops here, before any work
     seed = config.model.seed if args.seed is None else args.seed
     tune = config.model.tune if args.tune is None else args.tune
     spark = get_spark(config.spark, "leadscore-train")
@@ -78,25 +84,48 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         # Hundreds of boosting rounds build a long lineage: checkpoints keep it short, and the fit twice as fast.
         spark.sparkContext.setCheckpointDir(config.checkpoint("train"))
 
+    client = tracking.client(config)
     gold.write_training(spark, config)
+    table = config.table("gold_training")
+    gold_version = table.delta(spark).history(1).first()["version"]
+    rows = table.read(spark, versionAsOf=str(gold_version))  # exactly the version the run records
     columns = config.feature_sets[feature_set]
     trained = training.train(
-        config.table("gold_training").read(spark),
-        training.candidates(columns, seed),
-        seed=seed,
-        tune=tune,
-        partitions=config.spark.shuffle_partitions,
+        rows, training.candidates(columns, seed), seed=seed, tune=tune, partitions=config.spark.shuffle_partitions
     )
-    version = registry.publish(config, trained, feature_set=feature_set, provenance=provenance(spark, config, args))
+    test = rows.where(F.col("split") == "test")
+    logging_started = time.perf_counter()
+    published = publish(
+        client,
+        config,
+        trained,
+        name=name,
+        feature_set=feature_set,
+        gold=table,
+        gold_version=gold_version,
+        examples=test,
+        provenance=provenance(spark, config, args),
+    )
+    decision = challenge(client, config, published, test)
+    mlflow_seconds = time.perf_counter() - logging_started
     return {
-        "model_version": version,
+        "model": name,
+        "model_version": published.version,
+        "run_id": published.run_id,
         "feature_set": feature_set,
+        "gold_training_version": gold_version,
         "chosen": trained.metrics["chosen"],
         "params": trained.metrics["candidates"][trained.metrics["chosen"]]["params"],
         "threshold": trained.metrics["threshold"],
         "tune": tune,
         "test": trained.metrics["test"],
+        "candidates": {
+            candidate: {"validation_auc": c["validation_auc"], "test_auc": c["test"]["auc_roc"]}
+            for candidate, c in trained.metrics["candidates"].items()
+        },
+        "promotion": decision,
         "training_seconds": trained.metrics["training_seconds"],
+        "mlflow_seconds": round(mlflow_seconds, 1),  # logging, registering and the champion's challenge
         "seconds": round(time.perf_counter() - started, 1),
     }
 

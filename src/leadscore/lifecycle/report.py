@@ -1,92 +1,32 @@
-"""Model versions under `<models>/<name>/<version>/` and the CURRENT pointer the scoring jobs read.
+"""What a training logs for people: the ROC, precision-recall, calibration and importance plots, and the model card.
 
-A version folder is claimed with an atomic mkdir and filled before CURRENT names it, and CURRENT is replaced
-atomically, so a scorer never loads a half-written model and two trainings never share a version.
+Everything is drawn from the training's metrics, so the card and the plots cannot drift from the figures MLflow
+holds. The plots are bare matplotlib Figures rendered to PNG with Agg: no pyplot state, no display needed.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
-from pyspark.ml import PipelineModel
-from pyspark.sql import SparkSession
 from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
 
-from leadscore.config import Config
-from leadscore.errors import LeadscoreError
 from leadscore.features import SALES_TEAM_COLUMNS
-from leadscore.training import Trained
+from leadscore.training import CALIBRATION_BINS, Trained
 
-CURRENT = "CURRENT"
-MODEL, METRICS, CARD = "model", "metrics.json", "MODEL_CARD.md"
 TOP_COLUMNS = 20  # bars in feature_importance.png
+PLOTS = ("roc.png", "pr.png", "calibration.png", "feature_importance.png")
+MODEL_CARD = "model_card.md"
 
 
-def model_root(config: Config) -> Path:
-    return Path(config.models) / config.model.name
-
-
-def current_version(config: Config) -> str | None:
-    pointer = model_root(config) / CURRENT
-    return pointer.read_text().strip() if pointer.is_file() else None
-
-
-def load_model(spark: SparkSession, config: Config, version: str) -> tuple[PipelineModel, dict]:
-    """The version's PipelineModel and its metrics (which hold the decision threshold)."""
-    folder = model_root(config) / version
-    if not (folder / METRICS).is_file():
-        raise LeadscoreError(f"model {config.model.name!r} has no version {version} in {model_root(config)}")
-    model = PipelineModel.read().session(spark).load(str(folder / MODEL))
-    return model, json.loads((folder / METRICS).read_text())
-
-
-def _claim_version(root: Path) -> str:
-    """The next free version number, taken by creating its folder (mkdir fails if another run took it first)."""
-    while True:
-        taken = [int(p.name) for p in root.iterdir() if p.name.isdigit()]
-        version = str(max(taken, default=0) + 1)
-        try:
-            (root / version).mkdir()
-            return version
-        except FileExistsError:
-            continue
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-def publish(config: Config, trained: Trained, *, feature_set: str, provenance: dict) -> str:
-    """Writes a new version (model, metrics, curves, importances, model card), then points CURRENT at it."""
-    root = model_root(config)
-    root.mkdir(parents=True, exist_ok=True)
-    version = _claim_version(root)
-    folder = root / version
-    trained.model.save(str(folder / MODEL))
-    metrics = {
-        "model": config.model.name,
-        "version": version,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "feature_set": feature_set,
-        "features": list(config.feature_sets[feature_set]),
-        "split_percent": config.model.split,
-        "priority": config.model.priority,
-        **trained.metrics,
-        "importances": trained.importances,
-        "provenance": provenance,
-    }
-    (folder / METRICS).write_text(json.dumps(metrics, indent=2))
-    _plot_curves(trained, metrics, folder)
+def write_plots(trained: Trained, folder: Path) -> list[Path]:
+    """The four plots of the chosen model on the test split, written into `folder`."""
+    _plot_curves(trained, trained.metrics, folder)
+    _plot_calibration(trained, folder / "calibration.png")
     _plot_importances(trained.importances, folder / "feature_importance.png")
-    (folder / CARD).write_text(model_card(metrics))
-    _write_atomically(root / CURRENT, version)
-    return version
+    return [folder / name for name in PLOTS]
 
 
 def _plot_curves(trained: Trained, metrics: dict, folder: Path) -> None:
@@ -113,6 +53,20 @@ def _plot_curves(trained: Trained, metrics: dict, folder: Path) -> None:
     fig.savefig(folder / "pr.png", dpi=100, bbox_inches="tight")
 
 
+def _plot_calibration(trained: Trained, path: Path) -> None:
+    test, scores = trained.metrics["test"], trained.test_scores
+    rate, mean_score = calibration_curve(trained.test_labels, scores, n_bins=CALIBRATION_BINS)
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
+    ax.hist(scores, bins=np.linspace(0, 1, CALIBRATION_BINS + 1), weights=np.full(len(scores), 1 / len(scores)),
+            color="lightgrey", label="share of leads per bin")  # fmt: skip
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfectly calibrated")
+    ax.plot(mean_score, rate, marker="o", label=f"{trained.metrics['chosen']} (ECE {test['calibration_error']:.3f})")
+    ax.set(xlabel="score", ylabel="contact rate", title=f"Calibration, test split (n={test['rows']})")
+    ax.legend(loc="upper left")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+
+
 def _plot_importances(importances: dict[str, float], path: Path) -> None:
     top = list(importances.items())[:TOP_COLUMNS][::-1]
     fig = Figure(figsize=(7, 0.3 * len(top) + 1))
@@ -124,6 +78,14 @@ def _plot_importances(importances: dict[str, float], path: Path) -> None:
     )
     ax.set(xlabel="share of importance (red: recorded by the sales team)", title="Importance per silver column")
     fig.savefig(path, dpi=100, bbox_inches="tight")
+
+
+FEATURE_SET_USES = (
+    "Each feature set is its own registered model. A set holding the sales team's columns (`full`) ranks leads the "
+    "team has already worked: follow-ups, re-engagement, auditing the queue. A set without them (`pre_contact`) is "
+    "the one to rank new arrivals with, before anyone has contacted them. Never score new arrivals with a model "
+    "that uses the team's columns: they are empty for such leads, and its test figures do not hold for them."
+)
 
 
 def _set_meaning(features: list[str]) -> str:
@@ -155,9 +117,10 @@ def model_card(metrics: dict) -> str:
     matrix = test["confusion_matrix"]
     rows = [
         f"| {name} | {c['description']} | {', '.join(f'{k}={v}' for k, v in c['params'].items())} | "
-        f"{c['validation_auc']:.4f} |"
+        f"{c['validation_auc']:.4f} | {c['test']['auc_roc']:.4f} |"
         for name, c in metrics["candidates"].items()
     ]
+    provenance = metrics["provenance"]
     tuning = chosen["tuning"]
     tuned = (
         f"Tuned with a TrainValidationSplit over {len(tuning['grid'])} settings ({tuning['train_ratio']:.0%} of the "
@@ -171,9 +134,18 @@ def model_card(metrics: dict) -> str:
         [
             f"# Model card: `{metrics['model']}` version {metrics['version']}",
             "",
-            f"Trained {metrics['created_at']} in `{metrics['provenance'].get('env')}` from git "
+            f"Trained {metrics['created_at']} in `{provenance.get('env')}` from git "
             f"`{git.get('commit') or 'unknown'}`{dirty} "
-            f"({git.get('branch') or 'unknown branch'}, {git.get('url') or 'no remote'}); seed {metrics['seed']}.",
+            f"({git.get('branch') or 'unknown branch'}, {git.get('url') or 'no remote'}); seed {metrics['seed']}. "
+            f"MLflow run `{provenance['run_id']}`; learned from `{provenance['gold_training_table']}` at Delta "
+            f"version {provenance['gold_training_version']} (silver version {provenance['silver_version']}).",
+            "",
+            "## Lifecycle",
+            "",
+            "A new version gets the alias `challenger`. It takes `champion`, the alias scoring follows, when its test "
+            f"{metrics['promotion']['metric']} beats the champion's on the same test split by at least "
+            f"{metrics['promotion']['margin']} (the first version of a model becomes champion at once), or when a "
+            "person runs `leadscore promote --version N`. `leadscore models` shows where the aliases are now.",
             "",
             "## What it predicts",
             "",
@@ -185,6 +157,8 @@ def model_card(metrics: dict) -> str:
             f"## Feature set: `{metrics['feature_set']}`",
             "",
             _set_meaning(metrics["features"]),
+            "",
+            FEATURE_SET_USES,
             "",
             f"Columns: {', '.join(f'`{c}`' for c in metrics['features'])}.",
             "",
@@ -203,30 +177,33 @@ def model_card(metrics: dict) -> str:
             "",
             "## Model",
             "",
-            "Candidates were fitted on train and compared on validation AUC-ROC; test was used once, for the figures "
-            "below.",
+            "Candidates were fitted on train and compared on validation AUC-ROC; their test AUC is shown for "
+            "reference only, it chose nothing.",
             "",
-            "| candidate | what | settings | validation AUC |",
-            "| --- | --- | --- | --- |",
+            "| candidate | what | settings | validation AUC | test AUC |",
+            "| --- | --- | --- | --- | --- |",
             *rows,
             "",
             f"Chosen: **{metrics['chosen']}**. {tuned}",
             "",
             f"## Test metrics ({test['rows']} leads, {test['positives']} contacted an agent)",
             "",
-            "| AUC-ROC | PR-AUC (average precision) | accuracy | precision | recall | F1 | log loss | Brier |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| AUC-ROC | PR-AUC (average precision) | accuracy | precision | recall | F1 | log loss | Brier | ECE |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             f"| {test['auc_roc']:.4f} | {test['pr_auc']:.4f} | {test['accuracy']:.4f} | {test['precision']:.4f} | "
-            f"{test['recall']:.4f} | {test['f1']:.4f} | {test['log_loss']:.4f} | {test['brier']:.4f} |",
+            f"{test['recall']:.4f} | {test['f1']:.4f} | {test['log_loss']:.4f} | {test['brier']:.4f} | "
+            f"{test['calibration_error']:.4f} |",
             "",
             f"Confusion matrix at the threshold: {matrix['tp']} true positives, {matrix['fp']} false positives, "
-            f"{matrix['fn']} false negatives, {matrix['tn']} true negatives. Curves: `roc.png`, `pr.png`.",
+            f"{matrix['fn']} false negatives, {matrix['tn']} true negatives. Curves: `roc.png`, `pr.png`; "
+            "`calibration.png` compares the score with the contact rate (ECE: expected calibration error, the gap "
+            "averaged over ten score bins).",
             "",
             "## Most important columns",
             "",
             *[f"- `{c}`: {w:.1%}" for c, w in top],
             "",
-            "(`feature_importance.png`; one-hot slots are summed back to their column.)",
+            "(`feature_importance.png`; a column's slots are summed back to it.)",
             "",
             "## Limits",
             "",
