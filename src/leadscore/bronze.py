@@ -132,13 +132,17 @@ def _records_udf(lines: list[str] | None) -> list[tuple[int, str]] | None:
     return None if lines is None else records_of(lines)
 
 
+def _is_utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in (UTF8, "utf8")
+
+
 def decoded(content: Column, encoding: str) -> Column:
     """The file's text; bytes invalid in `encoding` become U+FFFD, which `split_files` then refuses by line.
 
     Any encoding other than UTF-8 (e.g. windows-1252, which spreadsheet tools write) needs the session settings
     `legacy_charsets` gives.
     """
-    if encoding.lower().replace("_", "-") in (UTF8, "utf8"):
+    if _is_utf8(encoding):
         return F.make_valid_utf8(content.cast("string"))
     return F.decode(content, encoding)
 
@@ -146,7 +150,7 @@ def decoded(content: Column, encoding: str) -> Column:
 def legacy_charsets(spark: SparkSession, encoding: str) -> None:
     """Spark 4 decodes only a few charsets and fails a whole query on one bad byte; a declared encoding needs Java's
     charsets, with bad bytes replaced so the error can name the line."""
-    if encoding.lower().replace("_", "-") not in (UTF8, "utf8"):
+    if not _is_utf8(encoding):
         spark.conf.set("spark.sql.legacy.javaCharsets", "true")
         spark.conf.set("spark.sql.legacy.codingErrorAction", "true")
 
@@ -179,7 +183,8 @@ def split_files(files: DataFrame, encoding: str = UTF8) -> DataFrame:
     measured = header_fields.select("*", _first_difference(expected, F.col("_header_fields")).alias("_differs_at"))
     differs_at = F.col("_differs_at")
     bad_line = F.array_position(F.transform(lines, lambda line: F.instr(line, REPLACEMENT_CHARACTER) > 0), True)
-    undecodable = F.concat(F.lit(": line "), bad_line.cast("string"), F.lit(f" has bytes invalid in {encoding}"))
+    named = "UTF-8" if _is_utf8(encoding) else encoding
+    undecodable = F.concat(F.lit(": line "), bad_line.cast("string"), F.lit(f" has bytes that are not {named}"))
     found = F.coalesce(F.try_element_at(F.col("_header_fields"), differs_at), F.lit("(none)"))
     wanted = F.coalesce(F.try_element_at(expected, differs_at), F.lit("(none)"))
 

@@ -19,6 +19,7 @@ from leadscore.config import Config
 from leadscore.gold import latest_per_lead
 from leadscore.lifecycle.registry import CHALLENGER, CHAMPION
 from leadscore.lifecycle.serving import AliasedModel, shadow_columns
+from leadscore.monitoring import batches
 from leadscore.schema import KEY
 from leadscore.scoring import score
 from leadscore.streams import BatchCommits, trigger
@@ -101,35 +102,50 @@ class ScoreBatch:
         self.challenger = AliasedModel(config, CHALLENGER, required=False) if config.stream.shadow_challenger else None
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.perf_counter()
         spark = batch.sparkSession
         table = self.config.table("lead_scores")
-        if self.commits.written(spark, table, batch_id):
-            return  # a replay: this batch's MERGE is committed
-        self.model.refresh()
-        latest = latest_per_lead(batch)
-        if self.challenger is not None:
-            self.challenger.refresh()
-            latest = self.challenger.shadow(latest)
-        scored = score(self.model.model, latest, self.model.threshold, self.config.model.priority)
-        rows = lead_score_rows(scored, self.model.version, batch_id).localCheckpoint()  # scored once
-        leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]
-        with self.commits.tagged(spark, batch_id):
-            merge(spark, self.config, rows, leads if len(leads) <= PRUNING_LEADS else None)
-        if not log.isEnabledFor(logging.INFO):
-            return  # the figures below are a Spark job of their own, run only for the log line
-        # From the batch's own files (three columns), not the scored rows: the MERGE materialises its source
-        # itself, so counting those would score the batch a second time (17.7 s of a 1M-lead drain).
-        leads, oldest, newest = batch.agg(F.count_distinct(KEY), F.min("event_ts"), F.max("event_ts")).first()
-        if leads:
-            now = time.time()
-            log.info(
-                "scores: batch %d: %d leads merged; landing -> gold latency %.2fs (newest event) to %.2fs (oldest)",
-                batch_id, leads, now - newest.timestamp(), now - oldest.timestamp(),
-            )  # fmt: skip
+        merged = self.commits.committed(spark, table, batch_id)
+        if merged is None:
+            self.model.refresh()
+            latest = latest_per_lead(batch)
+            if self.challenger is not None:
+                self.challenger.refresh()
+                latest = self.challenger.shadow(latest)
+            scored = score(self.model.model, latest, self.model.threshold, self.config.model.priority)
+            rows = lead_score_rows(scored, self.model.version, batch_id).localCheckpoint()  # scored once
+            leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]
+            with self.commits.tagged(spark, batch_id):
+                merge(spark, self.config, rows, leads if len(leads) <= PRUNING_LEADS else None)
+            merged = self.commits.latest_commit(spark, table, batch_id)
+        else:  # a replay whose MERGE committed: its scored rows are in the version that MERGE made
+            rows = table.read(spark, versionAsOf=str(merged["version"])).where(F.col("batch_id") == batch_id)
+        self._record(batch, rows, merged, batch_id, time.perf_counter() - started)
+
+    def _record(self, batch: DataFrame, rows: DataFrame, merged, batch_id: int, seconds: float) -> None:
+        """The batch's row in gold.scoring_batches (idempotent like the MERGE) and its log line."""
+        spark = batch.sparkSession
+        figures = batches.batch_figures(batch, rows)
+        if not figures["leads_merged"]:
+            return
+        model = (self.model.name, str(rows.select("model_version").first()[0]))
+        record = batches.record(
+            spark, figures, merged.asDict(), query_id=self.commits.query_id(spark), batch_id=batch_id, model=model,
+            seconds=seconds,
+        )  # fmt: skip
+        self.commits.append(self.config.table("scoring_batches"), record, batch_id)
+        latency = record.first()
+        log.info(
+            "scores: batch %d: %d leads merged into version %d; landing -> gold latency %.2fs (newest event) to "
+            "%.2fs (oldest)",
+            batch_id, figures["leads_merged"], merged["version"], latency["latency_newest_s"],
+            latency["latency_oldest_s"],
+        )  # fmt: skip
 
 
 def start_stream(spark: SparkSession, config: Config, *, available_now: bool) -> StreamingQuery:
     create_table(spark, config)
+    config.table("scoring_batches").create_if_missing(spark, batches.SCHEMA)
     checkpoint = config.checkpoint("lead_scores")
     handler = ScoreBatch(config, BatchCommits(checkpoint))
     handler.model.refresh()  # fail now, not at the first batch, when there is no champion

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pyspark.errors import StreamingQueryException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery, StreamingQueryListener
 
 from leadscore.errors import LeadscoreError
@@ -74,14 +74,22 @@ class BatchCommits:
     def tag(self, spark: SparkSession, batch_id: int) -> str:
         return json.dumps({"query_id": self.query_id(spark), "batch_id": batch_id})
 
-    def written(self, spark: SparkSession, table: Table, batch_id: int) -> bool:
-        """Whether this batch already committed to the table (asked of the run's first batch only)."""
+    def committed(self, spark: SparkSession, table: Table, batch_id: int) -> Row | None:
+        """This batch's commit to the table (its `DESCRIBE HISTORY` row), if it made one: a replay of the run's
+        first batch may find one; a later batch never does, and does not ask."""
         if self._first_batch is None:
             self._first_batch = batch_id
         if batch_id != self._first_batch:
-            return False
-        history = spark.sql(f"DESCRIBE HISTORY {table.sql_name} LIMIT {self.LOOKBACK}").select("userMetadata")
-        return any(row[0] == self.tag(spark, batch_id) for row in history.collect())
+            return None
+        return self.latest_commit(spark, table, batch_id, self.LOOKBACK)
+
+    def latest_commit(self, spark: SparkSession, table: Table, batch_id: int, lookback: int = 1) -> Row | None:
+        """The table's latest commit tagged with this batch, among its last `lookback` ones."""
+        history = spark.sql(f"DESCRIBE HISTORY {table.sql_name} LIMIT {lookback}").collect()
+        return next((row for row in history if row["userMetadata"] == self.tag(spark, batch_id)), None)
+
+    def written(self, spark: SparkSession, table: Table, batch_id: int) -> bool:
+        return self.committed(spark, table, batch_id) is not None
 
     def append(self, table: Table, rows: DataFrame, batch_id: int) -> None:
         """Appends the rows unless this batch already did (a replay after a crash)."""

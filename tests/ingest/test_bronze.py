@@ -21,7 +21,7 @@ def lines_frame(spark, *lines: str):
 
 
 def parsed(spark, *lines: str):
-    return bronze.parse_lines(lines_frame(spark, *lines)).drop("_ingested_at", "_file_modification_time")
+    return bronze.parse_lines(lines_frame(spark, *lines)).drop("_file_modification_time")
 
 
 def test_plain_and_trailing_delimiter_lines_parse_into_the_37_columns(spark):
@@ -100,3 +100,68 @@ def test_bad_files_fail_the_query_naming_file_and_line(spark, content, message):
     with pytest.raises(PySparkException, match="USER_RAISED_EXCEPTION") as raised:
         bronze.split_files(files_frame(spark, content)).collect()
     assert message in str(raised.value)
+
+
+def wrapped(fields: list[str]) -> str:
+    """A row written as one quoted field, its own quotes doubled: the damage some exports show."""
+    return '"' + ",".join(fields).replace('"', '""') + '"'
+
+
+def test_a_whole_row_written_as_one_quoted_field_is_unwrapped_and_said(spark):
+    fields = list(FIELDS)
+    fields[12] = '"Banking, Investment And Insurance"'
+    row = parsed(spark, wrapped(fields), wrapped(fields) + ",").orderBy("_line_number").collect()
+    for repaired in row:
+        assert repaired["_rescued_data"] is None
+        assert repaired["Specialization"] == "Banking, Investment And Insurance"
+        assert repaired["Prospect_ID"] == "v0" and repaired["Last_Notable_Activity"] == "v36"
+        assert repaired["_repair"] == "unwrapped a whole row written as one quoted field"
+
+
+@pytest.mark.parametrize(
+    "near_miss",
+    [
+        wrapped(FIELDS[:30]),  # the inner text is not a row: too few fields
+        wrapped(FIELDS + ["extra"]),  # too many
+        '"' + ",".join(FIELDS[:10]) + ',"broken' + ",".join(FIELDS[10:]) + '"',  # inner quoting is not doubled
+        '"just one field"',
+    ],
+)
+def test_a_near_miss_of_a_wrapped_row_stays_rescued(spark, near_miss):
+    row = parsed(spark, near_miss).first()
+    assert row["_rescued_data"] == near_miss
+    assert row["Prospect_ID"] is None and row["_repair"] is None
+
+
+def test_split_files_keeps_a_quoted_field_that_spans_lines_as_one_record(spark):
+    fields = list(FIELDS)
+    fields[24] = '"Will revert\r\nafter reading the email"'
+    lines = [",".join(FIELDS), ",".join(fields), ",".join(FIELDS[:1] + ["x"] + FIELDS[2:])]
+    content = (HEADER + "\r\n" + "\r\n".join(lines) + "\r\n").encode()
+    records = bronze.split_files(files_frame(spark, content)).orderBy("_line_number").collect()
+    assert [r["_line_number"] for r in records] == [2, 3, 5]  # the record on lines 3-4 is one, numbered by its start
+    row = bronze.parse_lines(bronze.split_files(files_frame(spark, content))).where("_line_number = 3").first()
+    assert row["Tags"] == "Will revert\nafter reading the email"
+    assert row["_rescued_data"] is None
+
+
+def test_records_of_never_lets_an_unclosed_quote_swallow_the_rows_after_it():
+    good = ",".join(FIELDS)
+    broken = ",".join(FIELDS[:10] + ['"Email Opened'] + FIELDS[11:])
+    assert bronze.records_of([good, broken, good, good]) == [(2, good), (3, broken), (4, good), (5, good)]
+
+
+def test_a_declared_encoding_decodes_and_still_names_bytes_invalid_in_it(spark):
+    content = f"{HEADER}\r\n{','.join(['Café'] + FIELDS[1:])}\r\n".encode("windows-1252")
+    bronze.legacy_charsets(spark, "windows-1252")
+    try:
+        row = bronze.to_bronze(files_frame(spark, content), "windows-1252").first()
+        assert row["Prospect_ID"] == "Café"
+        bad = f"{HEADER}\r\nok\r\n".encode("windows-1252") + b"bad \x81 byte\r\n"
+        with pytest.raises(PySparkException, match="line 3 has bytes that are not windows-1252"):
+            bronze.split_files(files_frame(spark, bad), "windows-1252").collect()
+        with pytest.raises(PySparkException, match="line 2 has bytes that are not UTF-8"):
+            bronze.split_files(files_frame(spark, content)).collect()
+    finally:
+        spark.conf.unset("spark.sql.legacy.javaCharsets")
+        spark.conf.unset("spark.sql.legacy.codingErrorAction")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from leadscore import silver
 from leadscore.schema import COLUMNS, RAW_NAMES
@@ -13,6 +14,7 @@ BRONZE_DDL = ", ".join(
     ["_source_file string", "_file_modification_time timestamp", "_line_number long"]
     + [f"`{name}` string" for name in RAW_NAMES]
     + ["_row_hash string", "_rescued_data string", "_parse_error string", "_repair string", "_ingested_at timestamp"]
+    + ["_ingest_query_id string", "_ingest_batch_id long"]
 )
 GOOD = {
     "Prospect ID": "7927b2df-8bba-4d29-b9a2-b6e0beafe620", "Lead Number": "660737", "Lead Origin": "API",
@@ -25,7 +27,7 @@ LANDED = datetime(2026, 11, 1, 12, 0)
 def bronze_row(line: int = 2, file: str = "a.csv", row_hash: str | None = None, rescued: str | None = None, **values):
     raw = {**GOOD, **values}
     cells = [None if rescued else raw.get(c.source, "No" if c.kind == "bool" else "") for c in COLUMNS]
-    return (file, LANDED, line, *cells, row_hash or f"h{line}{file}", rescued, None, None, LANDED)
+    return (file, LANDED, line, *cells, row_hash or f"h{line}{file}", rescued, None, None, LANDED, "q", 0)
 
 
 def bronze_frame(spark, *rows):
@@ -45,10 +47,11 @@ def test_typing_renames_casts_and_cleans(spark):
     }  # fmt: skip
 
 
-def classified(spark, *rows, seen=None):
-    typed = silver.with_typed_columns(bronze_frame(spark, *rows))
-    seen = seen if seen is not None else typed.limit(0).select("_row_hash", "_source_file", "_line_number")
-    return silver.classify(typed, seen)
+def classified(spark, *rows, seen=()):
+    """Rows of one batch, judged and classified; `seen` are contents the stream delivered before the batch."""
+    judged = silver.judge(silver.with_typed_columns(bronze_frame(spark, *rows)))
+    new = judged.select("_row_hash").distinct().where(~F.col("_row_hash").isin(list(seen)))
+    return silver.classify(silver.mark_first_deliveries(judged, silver.delivery_exceptions(judged, new)))
 
 
 def test_expectations_quarantine_with_every_failed_name(spark):
@@ -79,16 +82,24 @@ def test_warnings_keep_the_row(spark):
     assert row["_warnings"] == ["total_visits_plausible"]
 
 
-def test_redeliveries_are_duplicates_but_a_replayed_batch_is_not(spark):
+def test_the_earliest_delivery_of_a_content_is_kept_and_the_others_are_duplicates(spark):
     first, again = bronze_row(2, "a.csv", row_hash="same"), bronze_row(2, "b.csv", row_hash="same")
-    within = classified(spark, first, again).select("_source_file", "_outcome").orderBy("_source_file").collect()
+    within = classified(spark, again, first).select("_source_file", "_outcome").orderBy("_source_file").collect()
     assert [tuple(r) for r in within] == [("a.csv", "silver"), ("b.csv", "duplicate")]
 
-    seen = spark.createDataFrame([("same", "a.csv", 2)], "_row_hash string, _source_file string, _line_number long")
-    replayed = classified(spark, first, seen=seen).first()
-    assert replayed["_outcome"] == "silver"
-    redelivered = classified(spark, again, seen=seen).first()
-    assert redelivered["_outcome"] == "duplicate"
+    redelivered = classified(spark, again, bronze_row(3, "b.csv"), seen=["same"]).orderBy("_line_number").collect()
+    assert [r["_outcome"] for r in redelivered] == ["duplicate", "silver"]
+
+
+def test_a_failing_first_delivery_is_quarantined_and_its_redelivery_is_a_duplicate(spark):
+    bad = [
+        bronze_row(2, "a.csv", row_hash="bad", TotalVisits="x"),
+        bronze_row(3, "a.csv", row_hash="bad", TotalVisits="x"),
+    ]
+    assert [r["_outcome"] for r in classified(spark, *bad).orderBy("_line_number").collect()] == [
+        "quarantine",
+        "duplicate",
+    ]
 
 
 def test_outputs_partition_the_batch(spark):
@@ -99,8 +110,9 @@ def test_outputs_partition_the_batch(spark):
     assert quarantined["_raw"]["TotalVisits"] == "x"
 
 
-def test_only_failing_rows_carry_their_raw_values_past_classification(spark):
+def test_classification_drops_the_answered_values_and_quarantine_keeps_the_raw_ones(spark):
     out = classified(spark, bronze_row(2), bronze_row(3, TotalVisits="x"))
-    assert "_answer" not in out.columns
-    raw_visits = {r["_line_number"]: r["_raw"] and r["_raw"]["TotalVisits"] for r in out.collect()}
-    assert raw_visits == {2: None, 3: "x"}
+    assert not [c for c in out.columns if c.startswith("_answered__")]
+    quarantined = silver.quarantine_rows(out).collect()
+    assert [(r["_line_number"], r["_raw"]["TotalVisits"]) for r in quarantined] == [(3, "x")]
+    assert silver.bronze_rows(out).columns[3:40] == list(RAW_NAMES)
