@@ -8,26 +8,26 @@ from datetime import datetime
 from chispa import assert_df_equality
 
 from leadscore import scores
-from leadscore.streams import QueryIdentity
+from leadscore.streams import BatchCommits
 
 ROWS_DDL = (
     "prospect_id string, lead_number int, score double, prediction boolean, priority string, "
     "lead_capture_channel string, referral_source string, last_action string, total_visits int, "
     "total_browsing_time int, opted_out_call boolean, opted_out_email boolean, model_version string, "
-    "event_ts timestamp, event_seq long, scored_at timestamp, batch_id long"
+    "event_ts timestamp, event_file string, event_seq long, scored_at timestamp, batch_id long"
 )
 T0, T1, T2 = datetime(2026, 11, 1, 9), datetime(2026, 11, 1, 10), datetime(2026, 11, 1, 11)
 
 
-def row(lead: str, score: float, event_ts: datetime, seq: int = 2, batch: int = 0):
+def row(lead: str, score: float, event_ts: datetime, seq: int = 2, batch: int = 0, file: str = "f1.csv"):
     priority = "hot" if score >= 0.7 else "warm" if score >= 0.4 else "cold"
     return (lead, 1, score, score >= 0.5, priority, "API", "Google", "Email Opened", 3, 100, False, False, "1",
-            event_ts, seq, T2, batch)  # fmt: skip
+            event_ts, file, seq, T2, batch)  # fmt: skip
 
 
 def create(spark, config):
     table = config.table("lead_scores")
-    table.create_if_missing(spark, spark.createDataFrame([], ROWS_DDL).schema, scores.TABLE_PROPERTIES)
+    table.create_if_missing(spark, spark.createDataFrame([], ROWS_DDL).schema)
     return table
 
 
@@ -60,22 +60,41 @@ def test_the_table_feeds_changes(spark, config):
     assert properties["delta.enableChangeDataFeed"] == "true"
 
 
+def test_events_at_the_same_time_are_ordered_by_file_then_line_whatever_the_batch_order(spark, config):
+    table = create(spark, config)
+    later_file = [row("a", 0.9, T1, seq=1, file="2026-11-01/b.csv")]
+    earlier_file = [row("a", 0.1, T1, seq=9, file="2026-11-01/a.csv")]
+    for rows in (later_file, earlier_file):  # the later file's event arrives first and still wins
+        scores.merge(spark, config, spark.createDataFrame(rows, ROWS_DDL), leads=["a"])
+    assert [tuple(r) for r in current(spark, table).collect()] == [("a", 0.9, T1, 1)]
+
+
+def test_naming_the_leads_prunes_nothing_it_should_not(spark, config):
+    table = create(spark, config)
+    scores.merge(spark, config, spark.createDataFrame([row("a", 0.2, T1), row("o'hara", 0.3, T1)], ROWS_DDL))
+    scores.merge(spark, config, spark.createDataFrame([row("o'hara", 0.8, T2)], ROWS_DDL), leads=["o'hara"])
+    assert [(r["prospect_id"], r["score"]) for r in current(spark, table).collect()] == [("a", 0.2), ("o'hara", 0.8)]
+
+
 def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, config, tmp_path):
     table = create(spark, config)
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()
     (checkpoint / "metadata").write_text(json.dumps({"id": "b7d3f0d8-5a8e-4f8c-9d0e-3f1c2a4b5c6d"}))
-    identity = QueryIdentity(str(checkpoint))
     batch = spark.createDataFrame([row("a", 0.2, T1), row("b", 0.3, T1)], ROWS_DDL)
 
-    for _ in range(2):
-        with identity.idempotent_session(batch, 7) as session:
-            scores.merge(session, config, batch)
+    for _ in range(2):  # two runs, each replaying batch 7 as its first batch
+        commits = BatchCommits(str(checkpoint))
+        if commits.committed(spark, table, 7) is None:
+            with commits.tagged(spark, 7):
+                scores.merge(spark, config, batch)
     assert table.delta(spark).history().count() == 2  # CREATE + one MERGE
+    assert commits.committed(spark, table, 7)["operation"] == "MERGE"
     assert table.read(spark).count() == 2
 
     newer = spark.createDataFrame([row("a", 0.8, T2)], ROWS_DDL)
-    with identity.idempotent_session(newer, 8) as session:
-        scores.merge(session, config, newer)
+    assert commits.committed(spark, table, 8) is None  # a later batch of the run never asks
+    with commits.tagged(spark, 8):
+        scores.merge(spark, config, newer)
     assert table.delta(spark).history().count() == 3
-    assert spark.conf.get("spark.databricks.delta.write.txnAppId", None) is None
+    assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None

@@ -153,7 +153,8 @@ def test_stream_killed_at_any_point_ends_as_an_uninterrupted_run(spark, trained,
         for i in range(3):
             land(config, f"f{i}.csv", leads[i * 20 : (i + 1) * 20] + [follow_up(leads[i], 40 + i)], now - 100 + i)
 
-    kill_when(["stream", "--available-now", "--lakehouse", killed.lakehouse], Path(killed.lakehouse) / kill_at)
+    command = ["stream", "--available-now", "--source", killed.landing, "--lakehouse", killed.lakehouse]
+    kill_when(command, Path(killed.lakehouse) / kill_at)
 
     realtime.run(spark, killed, killed.landing, available_now=True)
     realtime.run(spark, clean, clean.landing, available_now=True)
@@ -163,3 +164,6 @@ def test_stream_killed_at_any_point_ends_as_an_uninterrupted_run(spark, trained,
         return [r for r in config.table("lead_scores").delta(spark).history().collect() if r["operation"] == "MERGE"]
 
     assert len(merges(killed)) == len(merges(clean)), "a replayed batch added a version"
+    recorded = killed.table("scoring_batches").read(spark).groupBy("query_id", "batch_id").count()
+    assert recorded.where("count > 1").count() == 0, "a replayed batch recorded itself twice"
+    assert recorded.count() == len(merges(killed))

@@ -1,0 +1,152 @@
+"""Every bundle job's task, run as resources/*.yml declares it, in catalog mode on the local session's metastore.
+
+What `databricks bundle deploy` would hand each task: the same console script of the wheel, the same parameters
+with the target's variables substituted. Only what a workspace provides is supplied locally: the catalog is the
+session's own `spark_catalog` (in-memory, no Hive: the schema is created with a location under the test's tmp
+folder, as a workspace's schema exists before the first run), `/Volumes/...` folders are folders under tmp, and
+MLflow's tracking server and registry are a SQLite store (conf/dev.yml's `mlflow:` section, through
+LEADSCORE_CONF_DIR, since the jobs take no MLflow flags).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import bundle_check
+import pytest
+import yaml
+from test_bundle import BUNDLE_VALUES, wheel_tasks
+
+from leadscore import cli
+from leadscore.config import SQLITE
+from leadscore.lifecycle import tracking
+from leadscore.lifecycle.registry import CHAMPION, model_name, version_by_alias
+from tests.conftest import load_fixture
+
+ROOT = bundle_check.ROOT
+# The jobs are independent in the bundle (schedules, a continuous job): this is the order their data flows in.
+ORDER = ("ingest", "train", "score_stream", "monitor", "retrain")
+LOCAL_CATALOG = "spark_catalog"
+VOLUMES = "/Volumes/"
+
+
+def declared_argv(target: str, variables: dict[str, str] | None = None) -> dict[str, tuple[str, list[str]]]:
+    """Job -> (entry point, parameters) with `target`'s variables (and `variables` over them) substituted."""
+    config = bundle_check.load().config
+    values = {**BUNDLE_VALUES, "bundle.target": target}
+    values |= {f"var.{name}": value for name, value in bundle_check.variable_values(config, target).items()}
+    values |= {f"var.{name}": value for name, value in (variables or {}).items()}
+    return {
+        job: (task["entry_point"], [bundle_check.resolve(p, values) for p in task["parameters"]])
+        for job, task in wheel_tasks()
+    }
+
+
+def command(entry_point: str) -> str:
+    """The `leadscore` command a console script runs (its module in leadscore.jobs, named in cli.COMMANDS)."""
+    module = importlib.metadata.entry_points(group="console_scripts")[entry_point].module.rsplit(".", 1)[1]
+    return {module_name: name for name, module_name in cli.COMMANDS.items()}[module]
+
+
+def in_volumes(root: Path, value: str) -> str:
+    """A Unity Catalog volume path, as the same path under `root` (other values unchanged)."""
+    return str(root / value.removeprefix(VOLUMES)) if value.startswith(VOLUMES) else value
+
+
+def test_topology_matches_the_two_queries():
+    """ingest reads the landing volume; score_stream never starts ingestion (no --source: silver -> gold only)."""
+    tasks = dict(wheel_tasks())
+    ingest, score_stream = tasks["ingest"]["parameters"], tasks["score_stream"]["parameters"]
+    assert ingest[ingest.index("--source") + 1] == "${var.landing_path}"
+    assert "--source" not in score_stream
+    assert set(tasks) == set(ORDER), "place every job in ORDER"
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_parameters_resolve_to_the_targets_catalog_and_volumes(target):
+    """Every reference resolves, and the jobs' config names `<catalog>.<schema>.<layer>_<table>` tables of the
+    target and checkpoints in its volume (what the local run below relies on, for each target)."""
+    variables = bundle_check.variable_values(bundle_check.load().config, target)
+    for job, (entry_point, argv) in declared_argv(target).items():
+        assert not any("${" in p for p in argv), f"{job}: unresolved {argv}"
+        config = cli.config_from(cli.build_parser().parse_args([command(entry_point), *argv]))
+        assert config.storage == "catalog", job
+        expected = f"{variables['catalog']}.{variables['schema']}.silver_leads"
+        assert config.table("silver_leads").location == expected, job
+        assert config.checkpoints == f"{variables['base_path']}/checkpoints", job
+
+
+@pytest.fixture
+def workspace(spark, tmp_path, monkeypatch):
+    """What a workspace gives the dev target's jobs, under tmp: volumes, the schema, MLflow (see the module doc)."""
+    volumes = tmp_path / "Volumes"
+    variables = bundle_check.variable_values(bundle_check.load().config, "dev")
+    landing = Path(in_volumes(volumes, variables["landing_path"]))
+    landing.mkdir(parents=True)
+    shutil.copy(load_fixture("generated_small.csv"), landing)
+
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    dev = yaml.safe_load((conf / "dev.yml").read_text())
+    dev["mlflow"] |= {
+        "tracking_uri": f"{SQLITE}{tmp_path / 'mlflow' / 'mlflow.db'}",
+        "registry_uri": None,  # the tracking store's registry instead of databricks-uc
+        "dfs_tmpdir": in_volumes(volumes, dev["mlflow"]["dfs_tmpdir"]),
+    }
+    (conf / "dev.yml").write_text(yaml.safe_dump(dev))
+    monkeypatch.setenv("LEADSCORE_CONF_DIR", str(conf))
+
+    schema = f"{LOCAL_CATALOG}.{variables['schema']}"
+    assert not spark.catalog.databaseExists(schema), f"{schema} is left over from another test"
+    spark.sql(f"CREATE SCHEMA {schema} LOCATION '{tmp_path / 'metastore' / variables['schema']}'")
+    try:
+        yield volumes
+    finally:  # the session outlives the test: leave its catalog as it was
+        spark.sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def run_entry_point(entry_point: str, argv: list[str], capsys) -> tuple[int, dict | None]:
+    """The console script in-process, as the wheel task calls it: its exit status and the JSON of its last line."""
+    main = importlib.metadata.entry_points(group="console_scripts")[entry_point].load()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", [entry_point, *argv])
+        try:
+            status = main()
+        except SystemExit as exit:
+            status = exit.code
+    lines = capsys.readouterr().out.strip().splitlines()
+    return status or 0, json.loads(lines[-1]) if lines else None
+
+
+@pytest.mark.slow
+def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, capsys):
+    tasks = declared_argv("dev", {"catalog": LOCAL_CATALOG})
+    results = {}
+    for job in ORDER:
+        entry_point, argv = tasks[job]
+        argv = [in_volumes(workspace, p) for p in argv]
+        if job == "score_stream" and "--available-now" not in argv:
+            # The one difference from the declaration: a continuous job's run must end for the test to go on.
+            argv.append("--available-now")
+        status, results[job] = run_entry_point(entry_point, argv, capsys)
+        assert status == 0, f"{job}: `{entry_point} {' '.join(argv)}` exited {status}: {results[job]}"
+
+    schema = bundle_check.variable_values(bundle_check.load().config, "dev")["schema"]
+    tables = {}
+    for layer_name in ("bronze_leads", "silver_leads", "gold_lead_scores", "gold_scoring_batches", "gold_drift"):
+        name = f"{LOCAL_CATALOG}.{schema}.{layer_name}"
+        assert spark.catalog.tableExists(name), f"{name} was not created"
+        tables[layer_name] = spark.table(name)
+        assert tables[layer_name].count() > 0, f"{name} is empty"
+    silver_leads = tables["silver_leads"].select("prospect_id").distinct().count()
+    scores = tables["gold_lead_scores"]
+    assert scores.count() == scores.select("prospect_id").distinct().count() == silver_leads
+
+    config = cli.config_from(cli.build_parser().parse_args([command(tasks["monitor"][0]), *tasks["monitor"][1]]))
+    client = tracking.client(config)
+    assert version_by_alias(client, model_name(config), CHAMPION) is not None
+    assert results["retrain"]["decision"] == "skipped"  # silver has not changed since train
