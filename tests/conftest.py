@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,16 +31,30 @@ def config_for(lakehouse: Path, **overrides) -> Config:
     return load_config("local", overrides={"lakehouse": str(lakehouse), "spark.ui": False, **overrides})
 
 
-def kill_when(command_args: list[str], marker: Path, timeout: float = 300) -> None:
-    """Runs `leadscore <args>` in a process of its own and kills it with SIGKILL the moment `marker` exists."""
+@contextmanager
+def running(command_args: list[str]) -> Iterator[subprocess.Popen]:
+    """`leadscore <args>` in a process group of its own, killed with SIGKILL when the block ends."""
     command = [sys.executable, "-m", "leadscore.cli", *command_args]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def wait_for(marker: Path, process: subprocess.Popen, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert marker.exists(), f"the run ended before the kill point {marker}"
+    assert marker.exists(), f"the run ended before {marker}"
+
+
+def kill_when(command_args: list[str], marker: Path, timeout: float = 300) -> None:
+    """Runs `leadscore <args>` and kills it with SIGKILL the moment `marker` exists."""
+    with running(command_args) as process:
+        wait_for(marker, process, timeout)
+        assert process.poll() is None, "the run ended by itself before the kill"
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ LINE_PATTERN = rf"^(?:{_FIELD})(?:,(?:{_FIELD}))*+$"
 FIELDS_PATTERN = rf"(?:^|,)({_FIELD})"
 # A whole row written as one quoted field (its own quotes doubled inside), perhaps followed by trailing delimiters.
 WRAPPED_PATTERN = r'^"((?:[^"]|"")*)",*$'
+LANDING_MAX_FILE_AGE = "36500d"  # a century: no landed file is too old to be taken
 MAX_RECORD_LINES = 50  # lines a quoted field may span; beyond that an unclosed quote is damage, not a record
 
 # What Spark's binaryFile source gives for each file.
@@ -305,7 +306,7 @@ def check_landing(spark: SparkSession, source: str) -> None:
         try:
             spark.read.format("binaryFile").load(source).select("path").limit(1).collect()
         except AnalysisException as error:
-            if "PATH_NOT_FOUND" in str(error):
+            if error.getCondition() == "PATH_NOT_FOUND":
                 raise LeadscoreError(f"source not found: {source}") from None
             raise
         return
@@ -315,6 +316,14 @@ def check_landing(spark: SparkSession, source: str) -> None:
     for file in [path] if path.is_file() else sorted(path.glob("*.csv")):
         if file.stat().st_size == 0:
             raise LeadscoreError(f"file {file} is empty")
+
+
+def normalised_source(source: str) -> str:
+    """One spelling per landing source: a local path made absolute, any trailing slash dropped, so
+    `./lakehouse/landing/` and `/abs/lakehouse/landing` are the same stream with the same checkpoint."""
+    if "://" in source:
+        return source.rstrip("/")
+    return str(Path(source).absolute()).rstrip("/") if source.rstrip("/") else "/"
 
 
 def landing_folder(source: str) -> tuple[str, str]:
@@ -328,7 +337,14 @@ def landing_folder(source: str) -> tuple[str, str]:
 def read_landing(spark: SparkSession, source: str, max_files_per_trigger: int | None) -> DataFrame:
     """The landing folder (or one file) as a stream of whole files; each file is taken once, as Auto Loader does."""
     folder, glob = landing_folder(source)
-    reader = spark.readStream.format("binaryFile").schema(BINARY_FILE_SCHEMA).option("pathGlobFilter", glob)
+    # maxFileAge: a file landed late (older than the newest one seen by more than Spark's default week) is still
+    # taken; the price is that the stream's list of seen files is never purged.
+    reader = (
+        spark.readStream.format("binaryFile")
+        .schema(BINARY_FILE_SCHEMA)
+        .option("pathGlobFilter", glob)
+        .option("maxFileAge", LANDING_MAX_FILE_AGE)
+    )
     if max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", max_files_per_trigger)
     return reader.load(folder)

@@ -16,13 +16,13 @@ import logging
 
 from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from leadscore import bronze, silver
 from leadscore.config import Config
-from leadscore.streams import BatchCommits, await_query, progress_logged, trigger
+from leadscore.streams import BatchCommits, QueryLock, await_query, progress_logged, trigger
 
 log = logging.getLogger("leadscore")
 
@@ -46,12 +46,78 @@ def deliveries(rows: DataFrame) -> DataFrame:
     return rows.withColumn(PROBE, F.lit(False)).unionByName(new_contents, allowMissingColumns=True)
 
 
+FILE_IDENTITY = ("_source_file", "_file_modification_time")
+
+
+class EarlierLandings:
+    """What bronze already holds from other ingest queries, for a query that starts on a fresh checkpoint (a reset,
+    or a new one) over a lakehouse that has data: the checkpoint's list of seen files and its de-duplication state
+    are gone, so the landing folder's files come again. A file already landed (same path, same modification time) is
+    skipped whole, and a content bronze already holds is a re-delivery, not new.
+
+    Read once, when the query starts; an ordinary run (its checkpoint has commits) never builds it.
+    """
+
+    def __init__(self, landed: DataFrame):
+        self.files = landed.select(*FILE_IDENTITY).distinct().localCheckpoint()
+        self.contents = landed.select("_row_hash").distinct().localCheckpoint()
+
+    @classmethod
+    def for_query(cls, spark: SparkSession, config: Config, checkpoint: str) -> EarlierLandings | None:
+        """None unless bronze holds files, landed by another query (another checkpoint), that this query has not
+        seen yet; so the check costs nothing once a reset query has passed over the files that were landed."""
+        bronze_table = config.table("bronze_leads")
+        if not bronze_table.exists(spark):
+            return None
+        landed = bronze_table.read(spark)
+        if _has_metadata(spark, checkpoint):  # this query's own writes (a replayed batch's) are not earlier ones
+            landed = landed.where(F.col("_ingest_query_id") != BatchCommits(checkpoint).query_id(spark))
+        files = landed.select(_file_key(landed)).distinct()
+        if files.join(files_seen(spark, checkpoint), "_file_key", "left_anti").isEmpty():
+            return None
+        log.info("ingest: checkpoint %s is new to files bronze holds: those files are skipped", checkpoint)
+        return cls(landed)
+
+    def unseen(self, batch: DataFrame) -> DataFrame:
+        """The batch without the files bronze holds, its probes without the contents bronze holds."""
+        fresh = batch.join(self.files, list(FILE_IDENTITY), "left_anti")  # probes have no file: they stay
+        probes = fresh.where(F.col(PROBE)).join(self.contents, "_row_hash", "left_anti")
+        return fresh.where(~F.col(PROBE)).unionByName(probes)
+
+
+def _file_key(files: DataFrame) -> Column:
+    """A file's path in one spelling: the stream's log writes `file:///x`, the binaryFile source `file:/x`."""
+    return F.regexp_replace(files["_source_file"], "^file:/+", "/").alias("_file_key")
+
+
+def files_seen(spark: SparkSession, checkpoint: str) -> DataFrame:
+    """The files the query's file source has taken (its log in the checkpoint: a header line, then one JSON object
+    per file), as `_file_key`."""
+    log_lines = f"{checkpoint}/sources/0"
+    empty = spark.createDataFrame([], "_file_key string")
+    try:
+        lines = spark.read.text(log_lines).where(F.col("value").startswith("{"))
+    except AnalysisException:
+        return empty
+    paths = lines.select(F.get_json_object("value", "$.path").alias("_source_file"))
+    return paths.select(_file_key(paths))
+
+
+def _has_metadata(spark: SparkSession, checkpoint: str) -> bool:
+    try:
+        spark.read.text(f"{checkpoint}/metadata").limit(1).collect()
+    except AnalysisException:
+        return False
+    return True
+
+
 class IngestBatch:
     """foreachBatch: one parsed batch -> bronze, silver, quarantine and duplicates, each append idempotent."""
 
-    def __init__(self, config: Config, commits: BatchCommits):
+    def __init__(self, config: Config, commits: BatchCommits, earlier: EarlierLandings | None = None):
         self.config = config
         self.commits = commits
+        self.earlier = earlier
 
     def _append(self, logical: str, rows: DataFrame, batch_id: int) -> None:
         self.commits.append(self.config.table(logical), rows.coalesce(1), batch_id)
@@ -61,6 +127,8 @@ class IngestBatch:
         # Materialised once: the parse and the stream's de-duplication state are not run again by each write.
         batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
         try:
+            if self.earlier is not None:
+                batch = self.earlier.unseen(batch)
             rows = batch.where(~F.col(PROBE)).select(
                 *[c for c in batch.columns if c != PROBE],
                 F.current_timestamp().alias("_ingested_at"),
@@ -90,8 +158,9 @@ class IngestBatch:
 
 
 def checkpoint_for(config: Config, source: str) -> str:
-    """One ingest checkpoint per landing source: a second source is a second stream."""
-    return config.checkpoint(f"ingest_{hashlib.sha1(source.encode()).hexdigest()[:12]}")
+    """One ingest checkpoint per landing source, however it is spelled: a second source is a second stream."""
+    key = hashlib.sha1(bronze.normalised_source(source).encode()).hexdigest()[:12]
+    return config.checkpoint(f"ingest_{key}")
 
 
 def create_tables(spark: SparkSession, config: Config) -> None:
@@ -112,16 +181,19 @@ def create_tables(spark: SparkSession, config: Config) -> None:
 
 def start(spark: SparkSession, config: Config, source: str, *, available_now: bool) -> StreamingQuery:
     """Starts the ingest query over a landing folder (or one file)."""
+    source = bronze.normalised_source(source)
     bronze.check_landing(spark, source)
+    checkpoint = checkpoint_for(config, source)
+    QueryLock.acquire(checkpoint, "ingest")
     create_tables(spark, config)
     encoding = config.ingest.encoding
     bronze.legacy_charsets(spark, encoding)
-    checkpoint = checkpoint_for(config, source)
+    handler = IngestBatch(config, BatchCommits(checkpoint), EarlierLandings.for_query(spark, config, checkpoint))
     files = bronze.read_landing(spark, source, config.ingest.max_files_per_trigger)
     writer = (
         deliveries(parsed_and_judged(files, encoding))
         .writeStream.queryName("ingest")
-        .foreachBatch(IngestBatch(config, BatchCommits(checkpoint)))
+        .foreachBatch(handler)
         .option("checkpointLocation", checkpoint)
     )
     return trigger(writer, available_now, config.stream.trigger_seconds).start()

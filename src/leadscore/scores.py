@@ -22,7 +22,7 @@ from leadscore.lifecycle.serving import AliasedModel, shadow_columns
 from leadscore.monitoring import batches
 from leadscore.schema import KEY
 from leadscore.scoring import score
-from leadscore.streams import BatchCommits, trigger
+from leadscore.streams import BatchCommits, QueryLock, trigger
 
 log = logging.getLogger("leadscore")
 
@@ -118,6 +118,9 @@ class ScoreBatch:
             with self.commits.tagged(spark, batch_id):
                 merge(spark, self.config, rows, leads if len(leads) <= PRUNING_LEADS else None)
             merged = self.commits.latest_commit(spark, table, batch_id)
+            if merged is None:  # every event older than the lead's stored one: Delta commits no empty MERGE
+                log.info("scores: batch %d: only late events, lead_scores unchanged", batch_id)
+                return
         else:  # a replay whose MERGE committed: its scored rows are in the version that MERGE made
             rows = table.read(spark, versionAsOf=str(merged["version"])).where(F.col("batch_id") == batch_id)
         self._record(batch, rows, merged, batch_id, time.perf_counter() - started)
@@ -144,9 +147,10 @@ class ScoreBatch:
 
 
 def start_stream(spark: SparkSession, config: Config, *, available_now: bool) -> StreamingQuery:
+    checkpoint = config.checkpoint("lead_scores")
+    QueryLock.acquire(checkpoint, "scores")
     create_table(spark, config)
     config.table("scoring_batches").create_if_missing(spark, batches.SCHEMA)
-    checkpoint = config.checkpoint("lead_scores")
     handler = ScoreBatch(config, BatchCommits(checkpoint))
     handler.model.refresh()  # fail now, not at the first batch, when there is no champion
     writer = (

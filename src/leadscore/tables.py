@@ -92,11 +92,21 @@ class Table:
         )
 
     def create_if_missing(self, spark: SparkSession, schema: T.StructType) -> None:
-        """Creates the empty table with the schema its writer produces (every column nullable) and its properties."""
+        """Creates the empty table with the schema its writer produces (every column nullable) and its properties.
+
+        A catalog table is created in SQL: open-source Delta's builder parses its name as `schema.table` and
+        rejects `catalog.schema.table`.
+        """
         from delta.tables import DeltaTable
 
-        builder = DeltaTable.createIfNotExists(spark).addColumns(_nullable(schema))
-        builder = builder.location(self.location) if self.by_path else builder.tableName(self.location)
+        if not self.by_path:
+            properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLES[self.logical].table_properties.items())
+            columns = _nullable(schema).toDDL()
+            spark.sql(
+                f"CREATE TABLE IF NOT EXISTS {self.location} ({columns}) USING delta TBLPROPERTIES ({properties})"
+            )
+            return
+        builder = DeltaTable.createIfNotExists(spark).addColumns(_nullable(schema)).location(self.location)
         for key, value in TABLES[self.logical].table_properties.items():
             builder = builder.property(key, value)
         builder.execute()

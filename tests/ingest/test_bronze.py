@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from chispa import assert_df_equality
 from pyspark.errors import PySparkException
@@ -165,3 +167,16 @@ def test_a_declared_encoding_decodes_and_still_names_bytes_invalid_in_it(spark):
     finally:
         spark.conf.unset("spark.sql.legacy.javaCharsets")
         spark.conf.unset("spark.sql.legacy.codingErrorAction")
+
+
+@pytest.mark.parametrize(
+    ("spelled", "normalised"),
+    [
+        ("/Volumes/main/leads/landing/", "/Volumes/main/leads/landing"),
+        ("s3://bucket/landing/", "s3://bucket/landing"),
+        ("landing", "{cwd}/landing"),
+        ("./landing/", "{cwd}/landing"),
+    ],
+)
+def test_a_source_has_one_spelling(spelled, normalised):
+    assert bronze.normalised_source(spelled) == normalised.format(cwd=os.getcwd())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -158,3 +159,34 @@ def test_ingest_killed_mid_way_loses_and_duplicates_nothing(spark, tmp_path, kil
         assert_df_equality(
             stable_view(spark, killed, logical), stable_view(spark, clean, logical), ignore_row_order=True
         )
+
+
+def test_a_reset_checkpoint_or_a_respelled_source_lands_nothing_twice(spark, config, tmp_path, monkeypatch):
+    folder = landing(tmp_path / "in", "generated_small.csv", "malformed_rows.csv")
+    first = ingest(spark, config, str(folder))
+    before = table_counts(spark, config)
+    monkeypatch.chdir(tmp_path)
+    for spelling in (f"{folder}/", "in", "./in/"):  # the same stream: its checkpoint, nothing new
+        assert ingest(spark, config, spelling)["bronze"] == 0
+
+    shutil.rmtree(Path(config.lakehouse) / "_checkpoints")  # a reset: the new query meets every file again
+    copy = folder / "copy_of_small.csv"  # and a new file whose contents landed before the reset
+    shutil.copy(folder / "generated_small.csv", copy)
+    after_reset = ingest(spark, config, str(folder))
+    assert (after_reset["files"], after_reset["bronze"]) == (1, first["bronze"] - 18)
+    assert after_reset["duplicates"] == after_reset["bronze"], "re-delivered contents counted as new leads"
+    assert table_counts(spark, config)["silver_leads"] == before["silver_leads"]
+    assert_every_row_accounted_for(spark, config)
+
+    # the new query has now seen every file: a rerun needs no look at bronze, and lands nothing
+    assert ingest(spark, config, str(folder))["bronze"] == 0
+
+
+def test_a_file_landed_long_after_newer_ones_is_still_taken(spark, config, tmp_path):
+    folder = landing(tmp_path / "in", "generated_small.csv")
+    ingest(spark, config, str(folder))
+    late = folder / "from_last_month.csv"
+    shutil.copy(load_fixture("malformed_rows.csv"), late)
+    month_ago = late.stat().st_mtime - 30 * 24 * 3600  # older than Spark's default maxFileAge (a week)
+    os.utime(late, (month_ago, month_ago))
+    assert ingest(spark, config, str(folder))["bronze"] == 18

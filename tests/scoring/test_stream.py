@@ -13,7 +13,7 @@ from chispa import assert_df_equality
 
 from leadscore import cli, realtime
 from leadscore.generator import generate_chunks, write_csv
-from tests.conftest import config_for, kill_when, load_fixture
+from tests.conftest import config_for, kill_when, load_fixture, running, wait_for
 from tests.training.conftest import train_tiny
 
 # batch_id is left out: which silver files make up a micro-batch may differ between two runs.
@@ -131,6 +131,22 @@ def test_the_stream_swaps_to_a_promoted_champion_between_batches_and_shadows_the
     for lead in after:  # version 2 is champion now, and no version is the challenger
         row = by_lead[int(lead[1])]
         assert (row["model_version"], row["challenger_version"], row["challenger_score"]) == ("2", None, None)
+
+
+def test_a_second_stream_on_a_running_lakehouse_stops_at_once_naming_the_first(trained, tmp_path, capsys):
+    config = lakehouse_with_model(trained, tmp_path)
+    land(config, "a.csv", new_leads(5, seed=13, first=950_000))
+    lock = Path(config.checkpoint("lead_scores")).with_suffix(".lock")
+    with running(["stream", "--source", config.landing, "--lakehouse", config.lakehouse]) as first:
+        wait_for(lock, first)
+        while not lock.read_text():  # created, not yet written
+            time.sleep(0.02)
+        for argv in (["stream", "--source", config.landing], ["stream"], ["ingest", "--source", config.landing]):
+            assert cli.main([*argv, "--lakehouse", config.lakehouse]) == 2
+            error = capsys.readouterr().err.strip().splitlines()
+            assert len(error) == 1 and f"is already running (pid {first.pid} on " in error[0], error
+            assert "one writer per lakehouse" in error[0]
+        assert first.poll() is None
 
 
 def stable(df):
