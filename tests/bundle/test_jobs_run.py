@@ -21,11 +21,12 @@ import pytest
 import yaml
 from test_bundle import BUNDLE_VALUES, wheel_tasks
 
-from leadscore import cli
+from leadscore import cli, training
 from leadscore.config import SQLITE
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHAMPION, model_name, version_by_alias
 from tests.conftest import load_fixture
+from tests.training.conftest import small_candidates
 
 ROOT = bundle_check.ROOT
 # The jobs are independent in the bundle (schedules, a continuous job): this is the order their data flows in.
@@ -87,6 +88,7 @@ def workspace(spark, tmp_path, monkeypatch):
     variables = bundle_check.variable_values(bundle_check.load().config, "dev")
     landing = Path(in_volumes(volumes, variables["landing_path"]))
     landing.mkdir(parents=True)
+    # copy, not copy2: the file lands now, and its events (event_ts is the landing time) fall in monitor's window.
     shutil.copy(load_fixture("generated_small.csv"), landing)
 
     conf = tmp_path / "conf"
@@ -122,8 +124,12 @@ def run_entry_point(entry_point: str, argv: list[str], capsys) -> tuple[int, dic
     return status or 0, json.loads(lines[-1]) if lines else None
 
 
-@pytest.mark.slow
-def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, capsys):
+@pytest.mark.slow  # five whole jobs
+def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, tmp_path, capsys, monkeypatch):
+    """The dev target's jobs in the order their data flows; a job whose declared parameters do not run (an error,
+    or a non-zero exit such as a drift breach of the fixture against itself) fails here, naming its command line.
+    Training learns with the tests' tiny candidates: what is tested is the job's wiring, not the learners."""
+    monkeypatch.setattr(training, "candidates", small_candidates)
     tasks = declared_argv("dev", {"catalog": LOCAL_CATALOG})
     results = {}
     for job in ORDER:
@@ -140,6 +146,8 @@ def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, capsys):
     for layer_name in ("bronze_leads", "silver_leads", "gold_lead_scores", "gold_scoring_batches", "gold_drift"):
         name = f"{LOCAL_CATALOG}.{schema}.{layer_name}"
         assert spark.catalog.tableExists(name), f"{name} was not created"
+        location = spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
+        assert str(tmp_path) in location, f"{name} lives outside the test's folder: {location}"
         tables[layer_name] = spark.table(name)
         assert tables[layer_name].count() > 0, f"{name} is empty"
     silver_leads = tables["silver_leads"].select("prospect_id").distinct().count()
