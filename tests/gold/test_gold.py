@@ -14,7 +14,7 @@ from leadscore.schema import COLUMNS, KEY, LABEL
 SQL_TYPES = {"string": "string", "int": "int", "double": "double", "bool": "boolean", "label": "boolean"}
 SILVER_DDL = ", ".join(
     [f"`{c.name}` {SQL_TYPES[c.kind]}" for c in COLUMNS]
-    + ["event_ts timestamp", "event_seq long", "_source_file string"]
+    + ["event_ts timestamp", "event_file string", "event_seq long", "_source_file string"]
 )
 SPLIT = {"train": 70, "validation": 15, "test": 15}
 T10, T11 = datetime(2026, 11, 1, 10), datetime(2026, 11, 1, 11)
@@ -23,7 +23,13 @@ T10, T11 = datetime(2026, 11, 1, 10), datetime(2026, 11, 1, 11)
 def silver_frame(spark, rows: list[dict]):
     """Silver-shaped rows: the given columns set, every other one null."""
     tuples = [
-        (*[r.get(c.name) for c in COLUMNS], r.get("event_ts", T10), r.get("event_seq", 2), r.get("_source_file", "a"))
+        (
+            *[r.get(c.name) for c in COLUMNS],
+            r.get("event_ts", T10),
+            r.get("event_file", "a.csv"),
+            r.get("event_seq", 2),
+            r.get("_source_file", "a"),
+        )
         for r in rows
     ]
     return spark.createDataFrame(tuples, SILVER_DDL)
@@ -59,7 +65,7 @@ def test_split_depends_on_the_lead_only(spark):
 
 
 def test_latest_per_lead_picks_the_newest_event(spark):
-    a, b, c = (str(uuid.UUID(int=i)) for i in (1, 2, 3))
+    a, b, c, d = (str(uuid.UUID(int=i)) for i in (1, 2, 3, 4))
     silver = silver_frame(
         spark,
         [
@@ -69,15 +75,18 @@ def test_latest_per_lead_picks_the_newest_event(spark):
             {KEY: b, LABEL: False, "total_visits": 4, "event_ts": T10},
             {KEY: c, LABEL: True, "total_visits": 5, "event_ts": T10},
             {KEY: c, LABEL: None, "total_visits": 6, "event_ts": T11},
+            # same landing time: the later file wins whatever the lines say
+            {KEY: d, LABEL: True, "total_visits": 8, "event_ts": T11, "event_file": "b.csv", "event_seq": 2},
+            {KEY: d, LABEL: True, "total_visits": 9, "event_ts": T11, "event_file": "a.csv", "event_seq": 50},
         ],
     )
     latest = gold.latest_per_lead(silver).select(KEY, "total_visits")
-    expected = spark.createDataFrame([(a, 7), (b, 4), (c, 6)], f"{KEY} string, total_visits int")
+    expected = spark.createDataFrame([(a, 7), (b, 4), (c, 6), (d, 8)], f"{KEY} string, total_visits int")
     assert_df_equality(latest, expected, ignore_row_order=True, ignore_nullable=True)
 
     training = gold.training_table(silver, SPLIT)
-    assert sorted(r[KEY] for r in training.collect()) == [a, b]  # c's latest event has no label: not known now
-    assert set(training.columns) == {*[col.name for col in COLUMNS], "event_ts", "event_seq", "split"}
+    assert sorted(r[KEY] for r in training.collect()) == [a, b, d]  # c's latest event has no label: not known now
+    assert set(training.columns) == {*[col.name for col in COLUMNS], "event_ts", "event_file", "event_seq", "split"}
 
 
 def test_write_training_overwrites_gold_from_silver(spark, config):
