@@ -141,14 +141,14 @@ class IngestBatch:
                 silver.mark_first_deliveries(rows, F.broadcast(exceptions) if small else exceptions)
             )
             self._append("bronze_leads", silver.bronze_rows(rows), batch_id)
-            outcomes = Observation(f"outcomes_{batch_id}")
-            counted = classified.observe(
-                outcomes,
-                F.count_if(F.col("_outcome") == "quarantine").alias("quarantine"),
-                F.count_if(F.col("_outcome") == "duplicate").alias("duplicate"),
-            )
-            self._append("silver_leads", silver.silver_rows(counted), batch_id)
-            counts = outcomes.get
+            outcome_counts = [F.count_if(F.col("_outcome") == o).alias(o) for o in ("quarantine", "duplicate")]
+            if self.commits.written(spark, self.config.table("silver_leads"), batch_id):
+                counts = classified.agg(*outcome_counts).first().asDict()  # a replay: silver holds the batch
+            else:  # counted while silver is written, without a pass of their own
+                outcomes = Observation(f"outcomes_{batch_id}")
+                counted = classified.observe(outcomes, *outcome_counts)
+                self._append("silver_leads", silver.silver_rows(counted), batch_id)
+                counts = outcomes.get
             for outcome in ("quarantine", "duplicate"):
                 if counts[outcome]:  # an empty append would still commit a table version
                     logical, rows_of = silver.OUTPUTS[outcome]
