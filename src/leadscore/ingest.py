@@ -55,7 +55,8 @@ class EarlierLandings:
     are gone, so the landing folder's files come again. A file already landed (same path, same modification time) is
     skipped whole, and a content bronze already holds is a re-delivery, not new.
 
-    Read once, when the query starts; an ordinary run (its checkpoint has commits) never builds it.
+    Read once, when the query starts, and only while bronze holds files the query's own log has not seen: an
+    ordinary run, or a reset query once it has passed over the earlier files, never builds it.
     """
 
     def __init__(self, landed: DataFrame):
