@@ -75,7 +75,7 @@ def run_job(module: ModuleType, *argv: str) -> dict:
 @pytest.fixture(scope="session")
 def silver_sample(spark):
     """The generated fixture's leads, parsed and checked by bronze and silver (as score-batch does)."""
-    checked = score_batch.checked_rows(spark, str(load_fixture("generated_small.csv")))
+    checked = score_batch.checked_rows(spark, str(load_fixture("generated_small.csv")), "utf-8")
     return silver.silver_rows(checked).cache()
 
 
