@@ -200,7 +200,10 @@ def run(spark: SparkSession, config: Config, champion: Champion, window: Window)
     """Computes and appends one run's rows to gold.drift (one commit); returns the run's summary."""
     baseline = baseline_for(spark, config, champion)
     silver = _in_window(config.table("silver_leads").read(spark), window.start, window.end)
-    quarantined = _in_window(config.table("quarantine").read(spark), window.start, window.end).count()
+    quarantine = config.table("quarantine")  # absent when silver was written by other means than ingest
+    quarantined = 0
+    if quarantine.exists(spark):
+        quarantined = _in_window(quarantine.read(spark), window.start, window.end).count()
     events = silver.count()
     leads = latest_per_lead(silver).select(*champion.features, "prospect_id")
     lead_count = leads.count()
