@@ -30,7 +30,7 @@ jars: $(STAMP)
 
 test: setup
 	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/pytest -q -m "not bench"
+	$(VENV)/bin/pytest -q -m "not bench" --durations=25
 
 lint: setup
 	$(VENV)/bin/ruff check src tests

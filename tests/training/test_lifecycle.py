@@ -69,7 +69,7 @@ def store(spark, tmp_path_factory, gold_sample, trained, weak):
 def aliases(config) -> dict[str, str | None]:
     client = tracking.client(config)
     found = {alias: version_by_alias(client, model_name(config), alias) for alias in (CHAMPION, CHALLENGER)}
-    return {alias: None if v is None else v.version for alias, v in found.items()}
+    return {alias: None if v is None else str(v.version) for alias, v in found.items()}
 
 
 def test_first_version_is_champion_a_better_one_takes_over_a_worse_one_stays_challenger(store):

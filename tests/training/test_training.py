@@ -40,7 +40,7 @@ def test_the_training_run_holds_params_metrics_data_version_artifacts_and_a_sign
     client = tracking.client(config)
     name = model_name(config)
     version = client.get_model_version(name, result["model_version"])
-    assert (name, version.version, version.aliases) == ("lead_scoring_full", "1", [CHAMPION])  # first: champion
+    assert (name, str(version.version), version.aliases) == ("lead_scoring_full", "1", [CHAMPION])  # first: champion
     assert result["promotion"]["decision"] == "promoted"
     run = client.get_run(version.run_id)
     params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
