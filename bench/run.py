@@ -248,7 +248,7 @@ def child_drain(args: dict) -> dict:
     started = time.perf_counter()
     realtime.run(spark, config, str(updates), available_now=True)
     update_seconds = time.perf_counter() - started
-    history = scores.delta(spark).history(1).first()["operationMetrics"]
+    history = scores.history(spark, 1).first()["operationMetrics"]
     say(f"update: {updated:,} follow-ups merged in {update_seconds:.1f}s")
     return {
         "leads": leads,

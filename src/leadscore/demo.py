@@ -83,7 +83,7 @@ def run(
     now = read_as_of(spark, table)
     queue = agent_queue(now, 10)
     _show("hot leads to call now (never those who opted out of calls)", rows_of(queue), queue.columns)
-    history = version_history(table.delta(spark).history())
+    history = version_history(table.history(spark))
     versions = rows_of(history)
     _show("gold.lead_scores history (newest first)", versions[:12], history.columns)
     first_merge = min(r["version"] for r in versions if r["operation"] == "MERGE")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 
@@ -89,8 +90,41 @@ def under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+def remote() -> str | None:
+    """PySpark's own convention: with `SPARK_REMOTE` set, the session is a Spark Connect client (serverless on
+    Databricks; `SPARK_REMOTE=local` starts a local Connect server from the jars PySpark ships)."""
+    return os.environ.get("SPARK_REMOTE") or None
+
+
+def local_settings(settings: SparkSettings) -> dict[str, str]:
+    """What a session we start ourselves is given: Delta, sizing for this machine, UTC, small-batch costs."""
+    jars = local_jars()
+    if all(jar.is_file() for jar in jars):
+        delta_jars = {"spark.jars": ",".join(str(j) for j in jars)}
+    else:  # no Maven-resolved jars: let Spark's own resolver fetch them
+        delta_jars = {"spark.jars.packages": ",".join(delta_artifacts())}
+    return {
+        "spark.sql.extensions": DELTA_EXTENSION,
+        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.default.parallelism": str(settings.shuffle_partitions),
+        "spark.driver.memory": settings.driver_memory,
+        "spark.ui.enabled": str(settings.ui).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.streaming.stopGracefullyOnShutdown": "true",
+        "spark.driver.extraJavaOptions": " ".join(JAVA_OPTIONS),
+        **SMALL_BATCH_SETTINGS,
+        **delta_jars,
+    }
+
+
 def get_spark(settings: SparkSettings, app_name: str = "leadscore") -> SparkSession:
-    """Databricks and spark-submit already decided the session's settings; only a local run gets ours."""
+    """Databricks and spark-submit already decided the session's settings; only a local run gets ours.
+
+    A local Spark Connect server (`SPARK_REMOTE=local`, or `local[N]`) is started with the same settings as a
+    classic local session, on conf's master; a remote address (`sc://...`) is a server configured by its owner.
+    """
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -98,29 +132,20 @@ def get_spark(settings: SparkSettings, app_name: str = "leadscore") -> SparkSess
         return SparkSession.builder.appName(app_name).getOrCreate()
     # Python workers (bronze's multi-line records, foreachBatch over Connect) import leadscore: run this interpreter.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = (
-        SparkSession.builder.appName(app_name)
-        .master(settings.master)
-        .config("spark.sql.extensions", DELTA_EXTENSION)
-        .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
-        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
-        .config("spark.default.parallelism", str(settings.shuffle_partitions))
-        .config("spark.driver.memory", settings.driver_memory)
-        .config("spark.ui.enabled", str(settings.ui).lower())
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
-        .config("spark.driver.extraJavaOptions", " ".join(JAVA_OPTIONS))
-    )
-    for key, value in SMALL_BATCH_SETTINGS.items():
+    address = remote()
+    if address is not None and not address.startswith("local"):
+        return SparkSession.builder.remote(address).getOrCreate()
+    builder = SparkSession.builder.appName(app_name)
+    builder = builder.remote(settings.master) if address is not None else builder.master(settings.master)
+    for key, value in local_settings(settings).items():
         builder = builder.config(key, value)
-    jars = local_jars()
-    if all(jar.is_file() for jar in jars):
-        builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
-    else:  # no Maven-resolved jars: let Spark's own resolver fetch them
-        builder = builder.config("spark.jars.packages", ",".join(delta_artifacts()))
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("FATAL")  # failures reach the caller as exceptions; no task stack traces
+    with warnings.catch_warnings():
+        # The local Connect server starts with these settings; the client then tries to set the static ones on
+        # its session as well, and warns (CANNOT_MODIFY_CONFIG) that the server already has them.
+        warnings.filterwarnings("ignore", message=".*CANNOT_MODIFY_CONFIG.*")
+        spark = builder.getOrCreate()
+    if address is None:
+        spark.sparkContext.setLogLevel("FATAL")  # failures reach the caller as exceptions; no task stack traces
     return spark
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from delta.tables import DeltaTable
     from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
     from pyspark.sql import types as T
 
@@ -66,16 +65,25 @@ class Table:
     by_path: bool
 
     def exists(self, spark: SparkSession) -> bool:
-        from delta.tables import DeltaTable
+        """Whether the Delta table is there, asked in SQL: Delta's Python API does not reach a Connect server."""
+        if not self.by_path:
+            return spark.catalog.tableExists(self.location)
+        from pyspark.errors import AnalysisException
 
-        if self.by_path:
-            return DeltaTable.isDeltaTable(spark, self.location)
-        return spark.catalog.tableExists(self.location)
+        try:
+            spark.sql(f"DESCRIBE DETAIL {self.sql_name}").collect()
+        except AnalysisException as error:
+            if error.getCondition() in ("DELTA_MISSING_DELTA_TABLE", "DELTA_PATH_DOES_NOT_EXIST", "PATH_NOT_FOUND"):
+                return False
+            raise
+        return True
 
-    def delta(self, spark: SparkSession) -> DeltaTable:
-        from delta.tables import DeltaTable
+    def history(self, spark: SparkSession, limit: int | None = None) -> DataFrame:
+        """The table's commits, newest first (`DESCRIBE HISTORY`)."""
+        return spark.sql(f"DESCRIBE HISTORY {self.sql_name}" + (f" LIMIT {limit}" if limit else ""))
 
-        return DeltaTable.forPath(spark, self.location) if self.by_path else DeltaTable.forName(spark, self.location)
+    def latest_version(self, spark: SparkSession) -> int:
+        return self.history(spark, 1).first()["version"]
 
     def read(self, spark: SparkSession, **options: str) -> DataFrame:
         reader = spark.read.format("delta").options(**options)
@@ -94,22 +102,14 @@ class Table:
     def create_if_missing(self, spark: SparkSession, schema: T.StructType) -> None:
         """Creates the empty table with the schema its writer produces (every column nullable) and its properties.
 
-        A catalog table is created in SQL: open-source Delta's builder parses its name as `schema.table` and
-        rejects `catalog.schema.table`.
+        In SQL, for a path as for a catalog name: open-source Delta's builder parses a name as `schema.table` (it
+        rejects `catalog.schema.table`), and its Python API does not reach a Spark Connect server.
         """
-        from delta.tables import DeltaTable
-
-        if not self.by_path:
-            properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLES[self.logical].table_properties.items())
-            columns = _nullable(schema).toDDL()
-            spark.sql(
-                f"CREATE TABLE IF NOT EXISTS {self.location} ({columns}) USING delta TBLPROPERTIES ({properties})"
-            )
-            return
-        builder = DeltaTable.createIfNotExists(spark).addColumns(_nullable(schema)).location(self.location)
-        for key, value in TABLES[self.logical].table_properties.items():
-            builder = builder.property(key, value)
-        builder.execute()
+        properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLES[self.logical].table_properties.items())
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {self.sql_name} ({_nullable(schema).toDDL()}) USING delta "
+            f"TBLPROPERTIES ({properties})"
+        )
 
     @property
     def sql_name(self) -> str:

@@ -115,19 +115,15 @@ def _require(spark: SparkSession, table: Table) -> None:
 def history(spark: SparkSession, table: Table, limit: int | None = None) -> list[dict[str, Any]]:
     """The table's newest `limit` versions (all when None) as plain rows."""
     _require(spark, table)
-    return rows_of(version_history(table.delta(spark).history(limit)))
+    return rows_of(version_history(table.history(spark, limit)))
 
 
 def _available(spark: SparkSession, table: Table) -> str:
-    span = (
-        table.delta(spark)
-        .history()
-        .agg(
-            F.min("version").alias("first"),
-            F.min_by("timestamp", "version").alias("first_at"),
-            F.max("version").alias("last"),
-            F.max_by("timestamp", "version").alias("last_at"),
-        )
+    span = table.history(spark).agg(
+        F.min("version").alias("first"),
+        F.min_by("timestamp", "version").alias("first_at"),
+        F.max("version").alias("last"),
+        F.max_by("timestamp", "version").alias("last_at"),
     )
     return "it has version {first} ({first_at}) to version {last} ({last_at})".format(**rows_of(span)[0])
 

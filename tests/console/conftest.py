@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from delta.tables import DeltaTable
 from matplotlib.figure import Figure
 
 from leadscore.console.reader import DeltaLakeReader
@@ -16,7 +15,7 @@ from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, model_name
 from leadscore.monitoring.monitor import DRIFT_SCHEMA
 from leadscore.tables import TABLES
 from tests.conftest import config_for
-from tests.timetravel.test_timetravel import BATCHES, LEAD_SCORES_SCHEMA, T0, merge_batch
+from tests.timetravel.test_timetravel import BATCHES, T0, build_lead_scores
 
 # gold.scoring_batches as the scores stream writes it (/work/notes/scoring-batches.md).
 SCORING_BATCHES_SCHEMA = (
@@ -95,10 +94,7 @@ def register_versions(config, folder: Path, aucs: dict[str, float]) -> None:
 def lakehouse(spark, tmp_path_factory):
     config = config_for(tmp_path_factory.mktemp("console") / "lakehouse")
     scores = config.table("lead_scores")
-    schema = spark.createDataFrame([], LEAD_SCORES_SCHEMA).schema
-    scores.create_if_missing(spark, schema)
-    for rows in BATCHES:
-        merge_batch(spark, scores.location, rows)
+    build_lead_scores(spark, config, BATCHES)
     # lead c: its two scored events, and a late one (older than the stored event) that never moved its score
     events = [
         ("c", 3, T0 + timedelta(minutes=1), 3, "Email Opened", 3, 100, 1.5, "f1.csv", 4),
@@ -117,7 +113,7 @@ def lakehouse(spark, tmp_path_factory):
     )
     config.table("drift").save(spark.createDataFrame(drift_rows(), DRIFT_SCHEMA).write)
     register_versions(config, tmp_path_factory.mktemp("runs"), {"gbt": 0.91, "xgboost": 0.93})
-    properties = DeltaTable.forPath(spark, scores.location).detail().first()["properties"]
+    properties = spark.sql(f"DESCRIBE DETAIL {scores.sql_name}").first()["properties"]
     assert TABLES["lead_scores"].table_properties.items() <= properties.items()
     return config
 

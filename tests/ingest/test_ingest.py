@@ -73,10 +73,10 @@ def test_rerun_ingests_nothing_twice_and_new_files_once(spark, config, tmp_path)
 def test_a_clean_batch_commits_one_silver_file_and_nothing_to_the_other_outcomes(spark, config, tmp_path):
     """The scoring stream takes one silver file a trigger: one live micro-batch must be one file, not one per task."""
     ingest(spark, config, str(landing(tmp_path / "in", "generated_small.csv")))
-    silver_commit = config.table("silver_leads").delta(spark).history(1).first()
+    silver_commit = config.table("silver_leads").history(spark, 1).first()
     assert (silver_commit["operation"], silver_commit["operationMetrics"]["numFiles"]) == ("WRITE", "1")
     for logical in ("quarantine", "duplicates"):  # created empty; an empty batch adds no version
-        assert [r["operation"] for r in config.table(logical).delta(spark).history().collect()] == ["CREATE TABLE"]
+        assert [r["operation"] for r in config.table(logical).history(spark).collect()] == ["CREATE TABLE"]
 
 
 def test_a_redelivered_file_is_counted_as_duplicates(spark, config, tmp_path):

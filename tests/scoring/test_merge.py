@@ -56,7 +56,7 @@ def test_newer_events_update_new_leads_insert_and_late_events_are_ignored(spark,
 
 def test_the_table_feeds_changes(spark, config):
     table = create(spark, config)
-    properties = table.delta(spark).detail().first()["properties"]
+    properties = spark.sql(f"DESCRIBE DETAIL {table.sql_name}").first()["properties"]
     assert properties["delta.enableChangeDataFeed"] == "true"
 
 
@@ -88,7 +88,7 @@ def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, co
         if commits.committed(spark, table, 7) is None:
             with commits.tagged(spark, 7):
                 scores.merge(spark, config, batch)
-    assert table.delta(spark).history().count() == 2  # CREATE + one MERGE
+    assert table.history(spark).count() == 2  # CREATE + one MERGE
     assert commits.committed(spark, table, 7)["operation"] == "MERGE"
     assert table.read(spark).count() == 2
 
@@ -96,5 +96,5 @@ def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, co
     assert commits.committed(spark, table, 8) is None  # a later batch of the run never asks
     with commits.tagged(spark, 8):
         scores.merge(spark, config, newer)
-    assert table.delta(spark).history().count() == 3
+    assert table.history(spark).count() == 3
     assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None

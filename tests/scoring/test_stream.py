@@ -82,7 +82,7 @@ def test_stream_scores_new_leads_and_updates_them_on_follow_up(spark, trained, t
     updated = scores_of(spark, config).where(f"prospect_id = '{leads[0][0]}'").first()
     assert (updated["total_visits"], updated["last_action"]) == (30, "Had a Phone Conversation")
     assert scores_of(spark, config).count() == 40
-    last = config.table("lead_scores").delta(spark).history(1).first()
+    last = config.table("lead_scores").history(spark, 1).first()
     assert (last["operation"], last["operationMetrics"]["numTargetRowsUpdated"]) == ("MERGE", "1")
 
 
@@ -177,7 +177,7 @@ def test_stream_killed_at_any_point_ends_as_an_uninterrupted_run(spark, trained,
     assert_df_equality(stable(scores_of(spark, killed)), stable(scores_of(spark, clean)))
 
     def merges(config):
-        return [r for r in config.table("lead_scores").delta(spark).history().collect() if r["operation"] == "MERGE"]
+        return [r for r in config.table("lead_scores").history(spark).collect() if r["operation"] == "MERGE"]
 
     assert len(merges(killed)) == len(merges(clean)), "a replayed batch added a version"
     recorded = killed.table("scoring_batches").read(spark).groupBy("query_id", "batch_id").count()

@@ -1,7 +1,7 @@
 """Time travel on lead_scores: history, scores as of a version or a time, diffs and the agent queue.
 
-The table is built by hand the way the stream builds it: CREATE TABLE with the change feed (version 0), then one
-MERGE keyed by prospect_id per micro-batch.
+The table is built the way the stream builds it: created with its properties (version 0), then one production
+MERGE (`scores.merge`) per micro-batch.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from chispa import assert_df_equality
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from leadscore import cli
+from leadscore import cli, scores
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 from leadscore.timetravel import (
@@ -35,7 +34,7 @@ LEAD_SCORES_SCHEMA = (
     "prospect_id string, lead_number int, score double, prediction boolean, priority string, "
     "lead_capture_channel string, referral_source string, last_action string, total_visits int, "
     "total_browsing_time int, opted_out_call boolean, opted_out_email boolean, model_version string, "
-    "event_ts timestamp, event_seq long, scored_at timestamp, batch_id long"
+    "event_ts timestamp, event_file string, event_seq long, scored_at timestamp, batch_id long"
 )
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -45,12 +44,12 @@ def lead(key: str, number: int, score: float, priority: str, opted_out_call: boo
     at = T0 + timedelta(minutes=batch)
     return (
         key, number, score, score >= 0.5, priority, "Landing Page Submission", "Google", "Email Opened",
-        batch + 2, 100 * batch, opted_out_call, False, "3", at, number, at, batch,
+        batch + 2, 100 * batch, opted_out_call, False, "3", at, f"landing/{batch}.csv", number, at, batch,
     )  # fmt: skip
 
 
 # The stream's micro-batches: version 1 inserts 4 leads; version 2 moves a's score, raises c to hot, adds e and
-# rewrites d unchanged; version 3 updates b and adds f, whose call preference is unknown.
+# receives d's event again (not newer: left as it is); version 3 updates b and adds f, whose call preference is unknown.
 BATCHES = (
     [
         lead("a", 1, 0.91, "hot", False, 1),
@@ -68,30 +67,10 @@ BATCHES = (
 )
 
 
-def merge_batch(spark: SparkSession, location: str, rows: list[tuple]) -> None:
-    batch = spark.createDataFrame(rows, LEAD_SCORES_SCHEMA)
-    (
-        DeltaTable.forPath(spark, location)
-        .alias("t")
-        .merge(batch.alias("s"), "s.prospect_id = t.prospect_id")
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-
-
-def build_lead_scores(spark: SparkSession, config: Config, batches: tuple[list[tuple], ...]) -> str:
-    location = config.table("lead_scores").location
-    (
-        DeltaTable.create(spark)
-        .location(location)
-        .addColumns(spark.createDataFrame([], LEAD_SCORES_SCHEMA).schema)
-        .property("delta.enableChangeDataFeed", "true")
-        .execute()
-    )
+def build_lead_scores(spark: SparkSession, config: Config, batches: tuple[list[tuple], ...]) -> None:
+    config.table("lead_scores").create_if_missing(spark, spark.createDataFrame([], LEAD_SCORES_SCHEMA).schema)
     for rows in batches:
-        merge_batch(spark, location, rows)
-    return location
+        scores.merge(spark, config, spark.createDataFrame(rows, LEAD_SCORES_SCHEMA))
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +105,7 @@ def test_history_lists_each_merge_with_rows_inserted_and_updated(spark, scores_c
     versions = history(spark, scores_config.table("lead_scores"))
     assert [(v["version"], v["operation"], v["rows_inserted"], v["rows_updated"]) for v in versions] == [
         (3, "MERGE", 1, 1),
-        (2, "MERGE", 1, 3),
+        (2, "MERGE", 1, 2),  # d: the same event again, which the MERGE leaves as it is
         (1, "MERGE", 4, 0),
         (0, "CREATE TABLE", 0, 0),
     ]
@@ -242,6 +221,10 @@ def test_cli_scores_as_json_is_one_array_of_rows_and_the_summary_on_stderr(capsy
     assert summary["version"] == 1 and summary["count"] == 4
 
 
+def lead_scores_columns() -> list[str]:
+    return [column.split()[0] for column in LEAD_SCORES_SCHEMA.split(", ")]
+
+
 def test_cli_scores_as_csv_carries_every_column_and_nothing_else(capsys, scores_config, commit_times):
     code, out, err = run_cli(
         capsys, scores_config, "scores", "--timestamp", commit_times[2], "--top", "2", "--format", "csv"
@@ -249,7 +232,7 @@ def test_cli_scores_as_csv_carries_every_column_and_nothing_else(capsys, scores_
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))  # the whole of stdout
     assert [(r["prospect_id"], r["score"], r["priority"]) for r in rows] == [("b", "0.95", "hot"), ("a", "0.93", "hot")]
-    assert len(rows[0]) == 17
+    assert list(rows[0]) == lead_scores_columns()
     assert last_json(err) == {
         "table": scores_config.table("lead_scores").sql_name,
         "version": None,

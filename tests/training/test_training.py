@@ -45,7 +45,7 @@ def test_the_training_run_holds_params_metrics_data_version_artifacts_and_a_sign
     run = client.get_run(version.run_id)
     params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
 
-    gold_version = config.table("gold_training").delta(spark).history(1).first()["version"]
+    gold_version = config.table("gold_training").latest_version(spark)
     assert params["gold_training_version"] == str(gold_version) == str(result["gold_training_version"])
     assert params["gold_training_table"] == config.table("gold_training").location
     assert (params["feature_set"], params["seed"], params["split"]) == ("full", str(SEED), "70/15/15")

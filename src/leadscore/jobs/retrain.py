@@ -33,7 +33,7 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         silver = config.table("silver_leads")
         if not silver.exists(spark):
             raise LeadscoreError(f"no silver table at {silver.location}: run `leadscore ingest` first")
-        now = str(silver.delta(spark).history(1).first()["version"])
+        now = str(silver.latest_version(spark))
         learned = client.get_run(champion.run_id).data.params.get("silver_version")
         if learned == now:
             return {

@@ -64,7 +64,7 @@ def provenance(spark: SparkSession, config: Config, args: argparse.Namespace) ->
             "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")) if checkout else None,
         },
         "silver_table": silver.location,
-        "silver_version": silver.delta(spark).history(1).first()["version"],
+        "silver_version": silver.latest_version(spark),
         "spark_version": spark.version,
     }
 
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     client = tracking.client(config)
     gold.write_training(spark, config)
     table = config.table("gold_training")
-    gold_version = table.delta(spark).history(1).first()["version"]
+    gold_version = table.latest_version(spark)
     rows = table.read(spark, versionAsOf=str(gold_version))  # exactly the version the run records
     columns = config.feature_sets[feature_set]
     trained = training.train(
