@@ -128,8 +128,7 @@ def records_of(lines: list[str]) -> list[tuple[int, str]]:
     return records
 
 
-@F.udf(RECORDS)
-def _records_udf(lines: list[str] | None) -> list[tuple[int, str]] | None:
+def _records_or_none(lines: list[str] | None) -> list[tuple[int, str]] | None:
     return None if lines is None else records_of(lines)
 
 
@@ -213,10 +212,13 @@ def split_files(files: DataFrame, encoding: str = UTF8) -> DataFrame:
     numbered = F.transform(
         data, lambda line, i: F.struct((i + 2).cast("long").alias("line"), F.rtrim(line, F.lit("\r")).alias("text"))
     )
+    # Wrapped where it is used, not at import: a UDF is bound to the kind of session (classic or Connect) active
+    # when it is made.
+    records_udf = F.udf(_records_or_none, RECORDS)
     records = flagged.select(
         "path",
         "modificationTime",
-        F.when(spans_lines, _records_udf(F.when(spans_lines, data))).otherwise(numbered).alias("_records"),
+        F.when(spans_lines, records_udf(F.when(spans_lines, data))).otherwise(numbered).alias("_records"),
     )
     # explode_outer: a plain explode makes the optimizer infer a `size(_records) > 0` filter and push it below,
     # which would compute every step above twice. `_records` is never empty (a file without rows fails above).

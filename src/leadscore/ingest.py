@@ -98,6 +98,7 @@ def files_seen(spark: SparkSession, checkpoint: str) -> DataFrame:
     empty = spark.createDataFrame([], "_file_key string")
     try:
         lines = spark.read.text(log_lines).where(F.col("value").startswith("{"))
+        _ = lines.schema  # analysed here: over Spark Connect a missing log is only found when the plan is analysed
     except AnalysisException:
         return empty
     paths = lines.select(F.get_json_object("value", "$.path").alias("_source_file"))

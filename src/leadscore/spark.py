@@ -10,8 +10,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 from pyspark.sql import SparkSession
+from pyspark.sql.utils import is_remote
 
 from leadscore.config import SparkSettings
+from leadscore.errors import LeadscoreError
 
 SCALA_VERSION = "2.13"
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
@@ -111,6 +113,8 @@ def local_settings(settings: SparkSettings) -> dict[str, str]:
         "spark.driver.memory": settings.driver_memory,
         "spark.ui.enabled": str(settings.ui).lower(),
         "spark.ui.showConsoleProgress": "false",
+        # Failures reach the caller as exceptions; no task stack traces (the server's log too, over Connect).
+        "spark.log.level": "FATAL",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
         "spark.driver.extraJavaOptions": " ".join(JAVA_OPTIONS),
@@ -119,12 +123,37 @@ def local_settings(settings: SparkSettings) -> dict[str, str]:
     }
 
 
-def get_spark(settings: SparkSettings, app_name: str = "leadscore") -> SparkSession:
+# Why the jobs that fit or load a model are declared on classic compute (resources/*.yml) and stop over Connect.
+SPARK_ML_NEEDS_CLASSIC = (
+    "XGBoost trains in barrier mode on RDDs and predicts from a model that lives in the driver's Python, MLflow's "
+    "Spark flavour copies a model through the JVM's Hadoop file system, and Spark 4.0's Connect ML cache keeps at "
+    "most 100 fitted objects (a tuned pipeline of ~25 stages per fit evicts its own models)"
+)
+
+
+def get_spark(settings: SparkSettings, app_name: str = "leadscore", *, spark_ml: bool = False) -> SparkSession:
     """Databricks and spark-submit already decided the session's settings; only a local run gets ours.
 
     A local Spark Connect server (`SPARK_REMOTE=local`, or `local[N]`) is started with the same settings as a
     classic local session, on conf's master; a remote address (`sc://...`) is a server configured by its owner.
+    A job that fits or loads a Spark ML pipeline (`spark_ml`) stops before any work on a Connect session.
     """
+    if spark_ml and remote() is not None:  # before a server is started for nothing
+        raise LeadscoreError(_classic_only(app_name, f"SPARK_REMOTE={remote()}"))
+    spark = _session(settings, app_name)
+    if spark_ml and is_remote():  # Databricks serverless: Connect without SPARK_REMOTE
+        raise LeadscoreError(_classic_only(app_name, "serverless compute"))
+    return spark
+
+
+def _classic_only(app_name: str, where: str) -> str:
+    return (
+        f"{app_name} needs a classic Spark session, not Spark Connect ({where}): {SPARK_ML_NEEDS_CLASSIC}. "
+        "Unset SPARK_REMOTE; on Databricks the job runs on its job cluster (resources/)"
+    )
+
+
+def _session(settings: SparkSettings, app_name: str) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -143,10 +172,7 @@ def get_spark(settings: SparkSettings, app_name: str = "leadscore") -> SparkSess
         # The local Connect server starts with these settings; the client then tries to set the static ones on
         # its session as well, and warns (CANNOT_MODIFY_CONFIG) that the server already has them.
         warnings.filterwarnings("ignore", message=".*CANNOT_MODIFY_CONFIG.*")
-        spark = builder.getOrCreate()
-    if address is None:
-        spark.sparkContext.setLogLevel("FATAL")  # failures reach the caller as exceptions; no task stack traces
-    return spark
+        return builder.getOrCreate()
 
 
 if __name__ == "__main__":  # `python -m leadscore.spark fetch-jars`, called by `make setup`

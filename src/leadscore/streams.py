@@ -16,6 +16,8 @@ from pathlib import Path
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery, StreamingQueryListener
+from pyspark.sql.streaming.listener import StreamingQueryProgress
+from pyspark.sql.utils import is_remote
 
 from leadscore.errors import LeadscoreError
 from leadscore.tables import Table
@@ -50,6 +52,10 @@ def await_query(query: StreamingQuery) -> StreamingQuery:
         query.awaitTermination()
     except StreamingQueryException as error:
         raise user_error(error) or error from None
+    finally:
+        if is_remote():  # no listener over Connect (progress_logged)
+            for progress in query.recentProgress:
+                log_progress(progress)
     return query
 
 
@@ -154,18 +160,7 @@ class ProgressLog(StreamingQueryListener):
         log.info("%s: started", event.name)
 
     def onQueryProgress(self, event) -> None:
-        progress = event.progress
-        seconds = progress.durationMs.get("triggerExecution", 0) / 1000
-        observed = {name: row.asDict() for name, row in (progress.observedMetrics or {}).items()}
-        extra = " ".join(f"{k}={v}" for metrics in observed.values() for k, v in metrics.items())
-        log.info(
-            "%s: batch %d: %d input rows in %.2fs %s",
-            progress.name,
-            progress.batchId,
-            progress.numInputRows,
-            seconds,
-            extra,
-        )
+        log_progress(event.progress)
 
     def onQueryIdle(self, event) -> None:
         pass
@@ -175,9 +170,25 @@ class ProgressLog(StreamingQueryListener):
             log.info("query %s failed", event.id)
 
 
+def log_progress(progress: StreamingQueryProgress) -> None:
+    seconds = progress.durationMs.get("triggerExecution", 0) / 1000
+    observed = {name: row.asDict() for name, row in (progress.observedMetrics or {}).items()}
+    extra = " ".join(f"{k}={v}" for metrics in observed.values() for k, v in metrics.items())
+    log.info("%s: batch %d: %d input rows in %.2fs %s", progress.name, progress.batchId, progress.numInputRows,
+             seconds, extra)  # fmt: skip
+
+
 @contextmanager
 def progress_logged(spark: SparkSession) -> Iterator[None]:
-    """Logs the session's micro-batches while the block runs."""
+    """Logs the session's micro-batches while the block runs.
+
+    Over Spark Connect the listener is not used: removing it waits on its event stream from the server, which
+    PySpark 4.0.1 can leave open for good (seen: an ingest that had finished, hung in `removeListener`);
+    `await_query` logs the batches from the query's own progress there instead.
+    """
+    if is_remote():
+        yield
+        return
     listener = ProgressLog()
     spark.streams.addListener(listener)
     try:

@@ -79,7 +79,10 @@ def variable_values(config: dict, target: str) -> dict[str, Any]:
     values = {}
     for name, spec in declared.items():
         value = overrides.get(name, (spec or {}).get("default"))
-        values[name] = value.get("default", value.get("lookup")) if isinstance(value, dict) else value
+        if (spec or {}).get("type") == "complex":  # the value is the mapping itself
+            values[name] = value
+        else:
+            values[name] = value.get("default", value.get("lookup")) if isinstance(value, dict) else value
     return values
 
 

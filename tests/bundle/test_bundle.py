@@ -101,20 +101,6 @@ def test_schema_check_reports_file_and_path():
     assert "databricks.yml: <root>: Additional properties are not allowed" in found[0]
 
 
-def test_documented_job_cluster_alternative_is_valid(tmp_path):
-    """README.md's YAML blocks that define resources pass the same job checks as resources/."""
-    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
-    documented = [block for block in blocks if "resources" in (yaml.safe_load(block) or {})]
-    assert documented, "README.md shows no resource YAML"
-    for name in ("databricks.yml", "pyproject.toml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    (tmp_path / "resources").mkdir()
-    for i, block in enumerate(documented):
-        (tmp_path / "resources" / f"documented_{i}.yml").write_text(block)
-    bundle = bundle_check.load(tmp_path)
-    assert bundle_check.check_jobs(bundle) == []
-
-
 @pytest.mark.parametrize("job", [key for key, _ in wheel_tasks()])
 def test_entry_point_is_declared_and_imports(job):
     """Each task's entry point is a [project.scripts] console script of the installed package, and loads."""

@@ -120,9 +120,9 @@ def test_promote_by_hand_moves_the_champion_back_and_forth(store, capsys):
     assert aliases(config) == {CHAMPION: "3", CHALLENGER: None}  # the challenger promoted loses that alias
 
     assert cli.main(["models", "--lakehouse", config.lakehouse, "--format", "json"]) == 0
-    listed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert [(r["version"], r["aliases"]) for r in listed["rows"]] == [("3", "champion"), ("2", ""), ("1", "")]
-    assert all(0.0 <= r["test_auc_roc"] <= 1.0 and r["gold_training_version"] == "0" for r in listed["rows"])
+    listed = json.loads(capsys.readouterr().out)  # with --format json, stdout is only the rows
+    assert [(r["version"], r["aliases"]) for r in listed] == [("3", "champion"), ("2", ""), ("1", "")]
+    assert all(0.0 <= r["test_auc_roc"] <= 1.0 and r["gold_training_version"] == "0" for r in listed)
 
 
 @pytest.fixture

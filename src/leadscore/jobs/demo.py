@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         shutil.rmtree(lakehouse)
     if lakehouse.exists() and any(lakehouse.iterdir()):
         raise LeadscoreError(f"{lakehouse} is not empty: the demo needs a fresh lakehouse (add --fresh to replace it)")
-    spark = get_spark(config.spark, "leadscore-demo")
+    spark = get_spark(config.spark, "leadscore-demo", spark_ml=True)
     return demo.run(
         spark,
         config,

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     if hours <= 0:
         raise LeadscoreError(f"--window-hours must be positive, not {hours}")
     window = monitor.Window.ending(_window_end(args.window_end), hours)
-    spark = get_spark(config.spark, "leadscore-monitor")
+    spark = get_spark(config.spark, "leadscore-monitor", spark_ml=True)
     if not config.table("silver_leads").exists(spark):
         raise LeadscoreError(
             f"no silver table at {config.table('silver_leads').location}: run `leadscore ingest` first"

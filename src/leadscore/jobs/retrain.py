@@ -25,11 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> dict:
+    spark = get_spark(config.spark, "leadscore-retrain", spark_ml=True)  # over Spark Connect: stops here
     client = tracking.client(config)
     name = model_name(config, args.feature_set)
     champion = version_by_alias(client, name, CHAMPION) if registered(client, name) else None
     if champion is not None and not args.force:
-        spark = get_spark(config.spark, "leadscore-retrain")
         silver = config.table("silver_leads")
         if not silver.exists(spark):
             raise LeadscoreError(f"no silver table at {silver.location}: run `leadscore ingest` first")

@@ -91,7 +91,7 @@ def write_csv(rows: DataFrame, output: str) -> int:
 def run(args: argparse.Namespace, config: Config) -> dict:
     client = tracking.client(config)
     found = resolve(client, model_name(config, args.feature_set), version=args.version, alias=args.alias)
-    spark = get_spark(config.spark, "leadscore-score-batch")
+    spark = get_spark(config.spark, "leadscore-score-batch", spark_ml=True)
     loaded = load(client, config, found)
     source = str(Path(args.input).resolve()) if "://" not in args.input else args.input
     bronze.check_landing(spark, source)

@@ -16,7 +16,6 @@ import time
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.utils import is_remote
 
 from leadscore import gold, training
 from leadscore.cli import entry_point
@@ -75,14 +74,13 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     name = model_name(config, feature_set)  # an unknown feature set stops here, before any work
     seed = config.model.seed if args.seed is None else args.seed
     tune = config.model.tune if args.tune is None else args.tune
-    spark = get_spark(config.spark, "leadscore-train")
+    spark = get_spark(config.spark, "leadscore-train", spark_ml=True)
     if not config.table("silver_leads").exists(spark):
         raise LeadscoreError(
             f"no silver table at {config.table('silver_leads').location}: run `leadscore ingest` first"
         )
-    if not is_remote():  # Spark Connect (serverless) has no SparkContext: boosting runs without checkpoints there
-        # Hundreds of boosting rounds build a long lineage: checkpoints keep it short, and the fit twice as fast.
-        spark.sparkContext.setCheckpointDir(config.checkpoint("train"))
+    # Hundreds of boosting rounds build a long lineage: checkpoints keep it short, and the fit twice as fast.
+    spark.sparkContext.setCheckpointDir(config.checkpoint("train"))
 
     client = tracking.client(config)
     gold.write_training(spark, config)

@@ -56,9 +56,10 @@ def _dataset(table: Table, version: int) -> mlflow.data.Dataset:
     return mlflow.data.load_delta(table_name=table.location, version=str(version), name="gold_training")
 
 
-def _log_candidates(metrics: dict) -> None:
+def _log_candidates(metrics: dict, experiment: str) -> None:
+    """A nested run per candidate, in the parent's experiment (a nested run otherwise goes to the active one)."""
     for name, candidate in metrics["candidates"].items():
-        with mlflow.start_run(run_name=name, nested=True):
+        with mlflow.start_run(experiment_id=experiment, run_name=name, nested=True):
             mlflow.log_params({"candidate": name, "description": candidate["description"], **candidate["params"]})
             mlflow.log_metrics(
                 {
@@ -110,7 +111,7 @@ def publish(
         ) as run,
         tempfile.TemporaryDirectory(prefix="leadscore-run-") as folder,
     ):
-        _log_candidates(metrics)
+        _log_candidates(metrics, run.info.experiment_id)
         mlflow.log_params(
             {
                 "feature_set": feature_set,
