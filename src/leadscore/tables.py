@@ -86,8 +86,12 @@ class Table:
         return self.history(spark, 1).first()["version"]
 
     def read(self, spark: SparkSession, **options: str) -> DataFrame:
+        """The table (as of `versionAsOf`/`timestampAsOf` if given); a table or version it does not have fails here,
+        on a classic session and over Spark Connect alike (where a plan is otherwise analysed only when it runs)."""
         reader = spark.read.format("delta").options(**options)
-        return reader.load(self.location) if self.by_path else reader.table(self.location)
+        rows = reader.load(self.location) if self.by_path else reader.table(self.location)
+        _ = rows.schema
+        return rows
 
     def read_stream(self, spark: SparkSession, **options: str) -> DataFrame:
         reader = spark.readStream.format("delta").options(**options)

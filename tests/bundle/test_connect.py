@@ -24,6 +24,7 @@ from leadscore import cli
 from leadscore.spark import SPARK_ML_NEEDS_CLASSIC
 from leadscore.tables import TABLES as TABLE_SPECS
 from tests.conftest import config_for, load_fixture
+from tests.timetravel.test_timetravel import BATCHES, build_lead_scores
 
 JOBS = {key: job for key, (_, job) in bundle_check.load().jobs().items()}
 SERVERLESS = sorted(key for key, job in JOBS.items() if all("environment_key" in t for t in job["tasks"]))
@@ -94,3 +95,47 @@ def test_job_cluster_jobs_stop_over_connect_with_their_reason(job, monkeypatch, 
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"leadscore {command(entry_point)}: error: ") and SPARK_ML_NEEDS_CLASSIC in error
     assert "SPARK_REMOTE=local" in error and len(error.splitlines()) == 1
+
+
+# The read commands in one process over Connect: each command's exit status and stdout, as one JSON object.
+CONNECT_READS = """
+import contextlib, io, json, sys
+from leadscore import cli
+
+results = []
+for argv in json.loads(sys.argv[1]):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = cli.main(argv)
+    results.append([status, out.getvalue()])
+print(json.dumps(results))
+"""
+
+
+@pytest.mark.slow  # a Spark Connect server of its own
+def test_read_commands_over_spark_connect_print_what_a_classic_session_prints(spark, tmp_path, capsys):
+    """history, scores (time travel), queue and diff on a lead_scores built by the production MERGE; a version the
+    table does not have is the same one-line error, exit status 2, over Connect as on a classic session."""
+    config = config_for(tmp_path / "lakehouse")
+    build_lead_scores(spark, config, BATCHES)
+    lakehouse = ["--lakehouse", config.lakehouse]
+    commands = [
+        ["history", *lakehouse, "--format", "json"],
+        ["scores", *lakehouse, "--version", "2", "--format", "csv"],
+        ["queue", *lakehouse, "--top", "3", "--format", "json"],
+        ["diff", *lakehouse, "--from", "1", "--to", "3", "--format", "json"],
+        ["diff", *lakehouse, "--from", "1", "--to", "9"],
+    ]
+    classic = []
+    for argv in commands:
+        status = cli.main(argv)
+        classic.append([status, capsys.readouterr().out])
+    done = subprocess.run(
+        [sys.executable, "-c", CONNECT_READS, json.dumps(commands)],
+        env={**os.environ, "SPARK_REMOTE": "local"}, capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    over_connect = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [status for status, _ in classic] == [0, 0, 0, 0, 2]
+    assert over_connect == classic
+    assert "leadscore diff: error: lead_scores cannot be read at version 9" in done.stderr

@@ -42,7 +42,7 @@ def register(config, trained, gold_sample) -> dict:
     """What `leadscore train` does after fitting: log and register the model, then challenge the champion."""
     client = tracking.client(config)
     table = config.table("gold_training")
-    gold_sample_version = table.delta(gold_sample.sparkSession).history(1).first()["version"]
+    gold_sample_version = table.latest_version(gold_sample.sparkSession)
     published = publish(
         client,
         config,
