@@ -164,7 +164,8 @@ def describe(client: MlflowClient, found: ModelVersion) -> dict:
 
 
 def versions(client: MlflowClient, name: str) -> list[ModelVersion]:
-    """Every version of the model, newest first, each with its aliases."""
+    """Every version of the model, newest first, each with its aliases (read one by one: the SQL store's search
+    leaves a version's aliases empty)."""
     require_registered(client, name)
-    found = client.search_model_versions(f"name = '{name}'")
-    return sorted(found, key=lambda v: int(v.version), reverse=True)
+    numbers = sorted((int(v.version) for v in client.search_model_versions(f"name = '{name}'")), reverse=True)
+    return [client.get_model_version(name, str(number)) for number in numbers]
