@@ -96,7 +96,7 @@ class BatchCommits:
 
     def latest_commit(self, spark: SparkSession, table: Table, batch_id: int, lookback: int = 1) -> Row | None:
         """The table's latest commit tagged with this batch, among its last `lookback` ones."""
-        history = spark.sql(f"DESCRIBE HISTORY {table.sql_name} LIMIT {lookback}").collect()
+        history = table.history(spark, lookback).collect()
         return next((row for row in history if row["userMetadata"] == self.tag(spark, batch_id)), None)
 
     def written(self, spark: SparkSession, table: Table, batch_id: int) -> bool:
