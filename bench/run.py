@@ -91,6 +91,7 @@ WARMUP_SECONDS = 15  # latency: files landed in the first seconds (JIT, first ba
 # The floor query's trigger: as fast as possible without busy-polling. "0 seconds" lists the landing folder every
 # 10 ms when nothing is new, taking CPU from the queries it runs beside on this 2-core machine.
 FLOOR_TRIGGER_SECONDS = 0.1
+SEED_TRIGGER_SECONDS = 30  # the original design's processing-time trigger
 # Progress steps reported per micro-batch (StreamingQueryProgress.durationMs), besides triggerExecution
 DURATION_STEPS = ("queryPlanning", "getBatch", "latestOffset", "addBatch", "walCommit", "commitOffsets")
 FLAT_COST_FILES = 5  # flat_cost: files landed one at a time per table size; the first is a warm-up, not counted
@@ -316,7 +317,7 @@ def _seed_design(spark, config, landing: str, sink: str, checkpoint: str):
     ).execute()
     return (
         out.writeStream.queryName("seed_design").format("delta").option("checkpointLocation", checkpoint)
-        .trigger(processingTime="30 seconds").start(sink)
+        .trigger(processingTime=f"{SEED_TRIGGER_SECONDS} seconds").start(sink)
     )  # fmt: skip
 
 
@@ -413,64 +414,87 @@ def _commit_figures(commits: list[dict]) -> dict:
 
 
 def child_latency(args: dict) -> dict:
-    """Files land at one a second, into our two queries, the original design and the bare file stream at once.
+    """Files land at one a second into our two queries; then, on the same traffic, into the original design; then
+    into the bare file stream. One after another, each alone on the machine: run at once, the three shared its 2
+    cores and each measured the others' load as much as its own.
 
     Steady state starts after the warm-up: latencies count the rows landed after it; per-batch figures, Delta
-    commits and Catalyst's rule time count what ran after it. The rule timer is JVM-wide, so the seed design's and
-    the floor's planning are in its total: divided by our batches alone, it is an upper bound of ours.
+    commits and Catalyst's rule time count what our queries ran after it (the rule timer is JVM-wide, so it is read
+    before the original design starts).
     """
     from leadscore import realtime
     from leadscore.simulate import GENERATED, replay
 
     lakehouse = Path(args["lakehouse"])
-    landing = lakehouse / "landing"
-    landing.mkdir(parents=True, exist_ok=True)
     spark, config = _session(lakehouse, args["tracking_uri"], **{"stream.trigger_seconds": args["trigger_seconds"]})
     spark.conf.set("spark.sql.streaming.numRecentProgressUpdates", "100000")  # every batch of the run, not the last 100
-    queries = realtime.start(spark, config, str(landing))
-    seed_sink, floor_sink = str(lakehouse / "seed_design_scores"), str(lakehouse / "floor_lines")
-    seed = _seed_design(spark, config, str(landing), seed_sink, str(lakehouse / "_checkpoints" / "seed_design"))
-    floor = _bare_file_stream(spark, str(landing), floor_sink, str(lakehouse / "_checkpoints" / "floor"))
-    time.sleep(5)  # the queries' first (empty) batches
     files = int(args["seconds"])
-    say(f"latency: one file of 50 leads per second for {files}s; realtime trigger {args['trigger_seconds']}s")
-    started_ms = int(time.time() * 1000)
     warmup = WARMUP_SECONDS if files >= 4 * WARMUP_SECONDS else 0  # a tiny run keeps every file
-    steady_ms = started_ms + warmup * 1000
+
+    def landing(leg: str) -> str:
+        folder = lakehouse / f"landing_{leg}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder)
+
+    def land(leg: str, on_warm=None) -> tuple[dict, int]:
+        """The leg's traffic into its own landing folder; (what landed, when steady state began in epoch ms)."""
+        say(f"latency ({leg}): one file of 50 leads per second for {files}s")
+        steady_ms = int(time.time() * 1000) + warmup * 1000
+        timer = threading.Timer(warmup, on_warm) if on_warm else None
+        if timer:
+            timer.start()
+        landed = replay(GENERATED, landing(leg), files, 1.0, rows=40 * files, follow_up_share=0.2, seed=SEED)
+        if timer:
+            timer.join()
+        return landed, steady_ms
+
+    queries = realtime.start(spark, config, landing("ours"))
+    time.sleep(5)  # the queries' first (empty) batches
     rule_timer = spark._jvm.org.apache.spark.sql.catalyst.rules.RuleExecutor
-    reset = threading.Timer(warmup, rule_timer.resetMetrics)
-    reset.start()
-    landed = replay(GENERATED, landing, files, 1.0, rows=40 * files, follow_up_share=0.2, seed=SEED)
-    replay_seconds = time.time() - started_ms / 1000
+    started = time.time()
+    landed, steady_ms = land("ours", rule_timer.resetMetrics)
+    replay_seconds = time.time() - started
     realtime.drain(queries)
-    reset.join()
     rule_seconds = _rule_seconds(spark)
-    floor.processAllAvailable()
-    warm = {query.name: _warm_batches(query, steady_ms) for query in (*queries, seed, floor)}
-    seed_progress = seed.recentProgress
-    for query in (*queries, seed, floor):
+    warm = {query.name: _warm_batches(query, steady_ms) for query in queries}
+    for query in queries:
         query.stop()
     steady = _latencies(spark, config.table("lead_scores").location, steady_ms)
     everything = _latencies(spark, config.table("lead_scores").location, None)
-    original = _latencies(spark, seed_sink, None)
     batches = {name: _batch_figures(warm[name]) for name in ("ingest", "scores")}
     commits = {
         "ingest": _commit_figures([c for logical in ("bronze_leads", "silver_leads")
                                    for c in _commits(config.table(logical).location, steady_ms)]),
         "scores": _commit_figures(_commits(config.table("lead_scores").location, steady_ms)),
     }  # fmt: skip
+
+    seed_sink = str(lakehouse / "seed_design_scores")
+    seed = _seed_design(spark, config, landing("seed"), seed_sink, str(lakehouse / "_checkpoints" / "seed_design"))
+    land("seed")
+    time.sleep(SEED_TRIGGER_SECONDS)  # its trigger's last batch over what landed
+    seed.stop()
+    seed_batches = sum(1 for p in seed.recentProgress if p["numInputRows"])
+
+    floor_sink = str(lakehouse / "floor_lines")
+    floor = _bare_file_stream(spark, landing("floor"), floor_sink, str(lakehouse / "_checkpoints" / "floor"))
+    _, floor_steady_ms = land("floor")
+    floor.processAllAvailable()
+    floor_batches = len(_warm_batches(floor, floor_steady_ms))
+    floor.stop()
+
     ours = len(warm["ingest"]) + len(warm["scores"])
     return {
         "landed": landed,
         "replay_seconds": round(replay_seconds, 1),
         "trigger_seconds": args["trigger_seconds"],
         "warmup_seconds": warmup,
+        "legs": "ours, then the original design, then the floor: each alone, on the same traffic",
         "steady": steady,
         "all_files": everything,
-        "seed_design": {**original, "landed_files": landed["files"],
-                        "batches_with_rows": sum(1 for p in seed_progress if p["numInputRows"])},
-        "floor": {**_latencies(spark, floor_sink, steady_ms), "trigger_seconds": FLOOR_TRIGGER_SECONDS,
-                  "batches": len(warm["floor"])},
+        "seed_design": {**_latencies(spark, seed_sink, None), "landed_files": landed["files"],
+                        "batches_with_rows": seed_batches},
+        "floor": {**_latencies(spark, floor_sink, floor_steady_ms), "trigger_seconds": FLOOR_TRIGGER_SECONDS,
+                  "batches": floor_batches},
         "ingest_batch_s": batches["ingest"].get("batch_s"),
         "scores_batch_s": batches["scores"].get("batch_s"),
         "planning_s_per_batch": round(rule_seconds / ours, 3) if ours else None,

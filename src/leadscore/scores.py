@@ -121,28 +121,28 @@ class ScoreBatch:
             if merged is None:  # every event older than the lead's stored one: Delta commits no empty MERGE
                 log.info("scores: batch %d: only late events, lead_scores unchanged", batch_id)
                 return
+            version = self.model.version
         else:  # a replay whose MERGE committed: its scored rows are in the version that MERGE made
             rows = table.read(spark, versionAsOf=str(merged["version"])).where(F.col("batch_id") == batch_id)
-        self._record(batch, rows, merged, batch_id, time.perf_counter() - started)
+            version = rows.select("model_version").first()[0]
+        self._record(batch, rows, merged, batch_id, str(version), time.perf_counter() - started)
 
-    def _record(self, batch: DataFrame, rows: DataFrame, merged, batch_id: int, seconds: float) -> None:
+    def _record(self, batch: DataFrame, rows: DataFrame, merged, batch_id: int, version: str, seconds: float) -> None:
         """The batch's row in gold.scoring_batches (idempotent like the MERGE) and its log line."""
         spark = batch.sparkSession
         figures = batches.batch_figures(batch, rows)
         if not figures["leads_merged"]:
             return
-        model = (self.model.name, str(rows.select("model_version").first()[0]))
         record = batches.record(
-            spark, figures, merged.asDict(), query_id=self.commits.query_id(spark), batch_id=batch_id, model=model,
-            seconds=seconds,
+            figures, merged.asDict(), query_id=self.commits.query_id(spark), batch_id=batch_id,
+            model=(self.model.name, version), seconds=seconds,
         )  # fmt: skip
-        self.commits.append(self.config.table("scoring_batches"), record, batch_id)
-        latency = record.first()
+        self.commits.append(self.config.table("scoring_batches"), batches.as_frame(spark, record), batch_id)
         log.info(
             "scores: batch %d: %d leads merged into version %d; landing -> gold latency %.2fs (newest event) to "
             "%.2fs (oldest)",
-            batch_id, figures["leads_merged"], merged["version"], latency["latency_newest_s"],
-            latency["latency_oldest_s"],
+            batch_id, figures["leads_merged"], merged["version"], record["latency_newest_s"],
+            record["latency_oldest_s"],
         )  # fmt: skip
 
 

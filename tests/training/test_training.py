@@ -22,6 +22,27 @@ RATIOS = ("auc_roc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier",
 PLOTS = ("roc.png", "pr.png", "calibration.png", "feature_importance.png")
 
 
+@pytest.mark.parametrize(
+    ("validation_auc", "tie_margin", "chosen"),
+    [
+        # xgboost wins by less than the margin: a tie, which goes to the best of those that score in the JVM
+        ({"baseline_rf": 0.95, "gbt": 0.9729, "xgboost": 0.9781, "logistic_regression": 0.9769}, 0.002,
+         "logistic_regression"),
+        # by more than the margin: it stays the choice
+        ({"baseline_rf": 0.95, "gbt": 0.9729, "xgboost": 0.9781, "logistic_regression": 0.9700}, 0.002, "xgboost"),
+        # no margin: the best validation AUC, whoever scores it
+        ({"baseline_rf": 0.95, "gbt": 0.9779, "xgboost": 0.9781, "logistic_regression": 0.9769}, 0.0, "xgboost"),
+        # a JVM candidate that is best is chosen whatever the margin
+        ({"baseline_rf": 0.95, "gbt": 0.9790, "xgboost": 0.9781, "logistic_regression": 0.9769}, 0.002, "gbt"),
+    ],
+)  # fmt: skip
+def test_a_validation_tie_goes_to_a_candidate_that_scores_in_the_jvm(spark, validation_auc, tie_margin, chosen):
+    """(`spark`: Spark ML's estimators are made in a running session.)"""
+    candidates = training.candidates(config_for(".").feature_sets["full"], SEED)
+    assert {c.name: c.scores_in for c in candidates}["xgboost"] == "python"
+    assert training.choose(validation_auc, candidates, tie_margin) == chosen
+
+
 def test_accuracy_threshold_is_the_best_cut_on_the_given_scores():
     scores = np.array([0.1, 0.2, 0.6, 0.7, 0.3, 0.65])
     labels = np.array([False, False, True, True, False, False])

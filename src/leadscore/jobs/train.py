@@ -89,7 +89,12 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     rows = table.read(spark, versionAsOf=str(gold_version))  # exactly the version the run records
     columns = config.feature_sets[feature_set]
     trained = training.train(
-        rows, training.candidates(columns, seed), seed=seed, tune=tune, partitions=config.spark.shuffle_partitions
+        rows,
+        training.candidates(columns, seed),
+        seed=seed,
+        tune=tune,
+        partitions=config.spark.shuffle_partitions,
+        tie_margin=config.model.promotion["margin"],
     )
     test = rows.where(F.col("split") == "test")
     logging_started = time.perf_counter()

@@ -184,7 +184,7 @@ def model_card(metrics: dict) -> str:
             "| --- | --- | --- | --- | --- |",
             *rows,
             "",
-            f"Chosen: **{metrics['chosen']}**. {tuned}",
+            f"Chosen: **{metrics['chosen']}** ({metrics['choice_rule']}). {tuned}",
             "",
             f"## Test metrics ({test['rows']} leads, {test['positives']} contacted an agent)",
             "",

@@ -55,10 +55,9 @@ def batch_figures(batch: DataFrame, scored_leads: DataFrame) -> dict:
 
 
 def record(
-    spark: SparkSession, figures: dict, merge_commit: dict, *, query_id: str, batch_id: int, model: tuple[str, str],
-    seconds: float,
-) -> DataFrame:  # fmt: skip
-    """The batch's row: its figures, and what the MERGE's commit (a `DESCRIBE HISTORY` row) says."""
+    figures: dict, merge_commit: dict, *, query_id: str, batch_id: int, model: tuple[str, str], seconds: float
+) -> dict:
+    """The batch's row (SCHEMA's fields): its figures, and what the MERGE's commit (a `DESCRIBE HISTORY` row) says."""
     committed: datetime = merge_commit["timestamp"]
     metrics = merge_commit["operationMetrics"] or {}
 
@@ -79,4 +78,8 @@ def record(
         "model_version": model[1],
         "batch_seconds": round(seconds, 3),
     }
-    return spark.createDataFrame([tuple(row[f.name] for f in SCHEMA.fields)], SCHEMA)
+    return row
+
+
+def as_frame(spark: SparkSession, record: dict) -> DataFrame:
+    return spark.createDataFrame([tuple(record[f.name] for f in SCHEMA.fields)], SCHEMA)
