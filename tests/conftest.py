@@ -1,4 +1,5 @@
-"""One SparkSession for the whole run; each test gets its own lakehouse folder."""
+"""One SparkSession for the whole run; each test gets its own lakehouse folder. A lakehouse with a registered model
+is trained once per run and shared (tests that change its registry work on a copy)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from leadscore import silver
 from leadscore.config import Config, load_config
+from leadscore.jobs import score_batch
 from leadscore.spark import get_spark
+from tests.tiny_training import SEED, train_tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -74,3 +78,20 @@ def real_sample() -> Path:
     if not REAL_SAMPLE.is_file():
         pytest.skip(f"real sample not present at {REAL_SAMPLE}")
     return REAL_SAMPLE
+
+
+@pytest.fixture(scope="session")
+def silver_sample(spark):
+    """The generated fixture's leads, parsed and checked by bronze and silver (as score-batch does)."""
+    checked = score_batch.checked_rows(spark, str(load_fixture("generated_small.csv")), "utf-8")
+    return silver.silver_rows(checked).cache()
+
+
+@pytest.fixture(scope="session")
+def trained_lakehouse(spark, silver_sample, tmp_path_factory):
+    """A lakehouse whose silver holds the fixture and whose model `leadscore train` registered (tiny candidates)."""
+    lakehouse = tmp_path_factory.mktemp("trained") / "lakehouse"
+    config = config_for(lakehouse)
+    config.table("silver_leads").save(silver_sample.write.mode("overwrite"))
+    result = train_tiny("--lakehouse", str(lakehouse), "--seed", str(SEED), "--git-commit", "abc123")
+    return config, result

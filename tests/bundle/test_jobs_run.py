@@ -26,7 +26,7 @@ from leadscore.config import SQLITE
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHAMPION, model_name, version_by_alias
 from tests.conftest import load_fixture
-from tests.training.conftest import small_candidates
+from tests.tiny_training import small_candidates
 
 ROOT = bundle_check.ROOT
 # The jobs are independent in the bundle (schedules, a continuous job): this is the order their data flows in.

@@ -143,17 +143,26 @@ def stable_view(spark, config, logical):
     return rows.drop(*[c for c in rows.columns if c in ("_ingested_at", "_processed_at", "_ingest_query_id")])
 
 
-@pytest.mark.parametrize("kill_after", ["bronze/leads", "silver/leads"])
-def test_ingest_killed_mid_way_loses_and_duplicates_nothing(spark, tmp_path, kill_after):
-    folder = tmp_path / "in"
+@pytest.fixture(scope="module")
+def uninterrupted(spark, tmp_path_factory):
+    """Three generated files and the lakehouse a run nothing interrupts makes of them: what each killed and resumed
+    run must end as."""
+    folder = tmp_path_factory.mktemp("kill") / "in"
     generate(rows=3000, seed=11, files=3, out_dir=folder)
-    killed, clean = config_for(tmp_path / "killed"), config_for(tmp_path / "clean")
+    clean = config_for(folder.parent / "clean")
+    ingest(spark, clean, str(folder))
+    return folder, clean
+
+
+@pytest.mark.parametrize("kill_after", ["bronze/leads", "silver/leads"])
+def test_ingest_killed_mid_way_loses_and_duplicates_nothing(spark, tmp_path, uninterrupted, kill_after):
+    folder, clean = uninterrupted
+    killed = config_for(tmp_path / "killed")
 
     first_commit = Path(killed.lakehouse) / kill_after / "_delta_log" / f"{1:020d}.json"
     kill_when(["ingest", "--source", str(folder), "--lakehouse", killed.lakehouse], first_commit)
 
     ingest(spark, killed, str(folder))
-    ingest(spark, clean, str(folder))
     assert_every_row_accounted_for(spark, killed)
     for logical in ("bronze_leads", *OUTCOMES):
         assert_df_equality(

@@ -13,25 +13,23 @@ from chispa import assert_df_equality
 
 from leadscore import cli, realtime
 from leadscore.generator import generate_chunks, write_csv
-from tests.conftest import config_for, kill_when, load_fixture, running, wait_for
-from tests.training.conftest import train_tiny
+from tests.conftest import config_for, kill_when, running, wait_for
+from tests.tiny_training import SEED, train_tiny
 
 # batch_id is left out: which silver files make up a micro-batch may differ between two runs.
 SCORE_COLUMNS = ("prospect_id", "score", "prediction", "priority", "model_version", "event_ts", "event_seq")
 
 
 @pytest.fixture(scope="module")
-def trained(spark, tmp_path_factory):
-    """A lakehouse whose model was trained twice on the small generated fixture (tiny candidates).
-
-    Version 1 is the champion; version 2, the same data and seed, gains nothing on it and stays the challenger.
-    """
+def trained(trained_lakehouse, tmp_path_factory):
+    """A copy of the run's trained lakehouse with a version 2 of its model: the candidate version 1 chose, fitted
+    again on the same data with the same seed. Version 1 is the champion; version 2 gains nothing on it and stays
+    the challenger."""
+    config, first = trained_lakehouse
     lakehouse = tmp_path_factory.mktemp("trained") / "lakehouse"
-    history = tmp_path_factory.mktemp("history")
-    shutil.copy(load_fixture("generated_small.csv"), history)
-    assert cli.main(["ingest", "--source", str(history), "--lakehouse", str(lakehouse)]) == 0
-    for version in ("1", "2"):
-        assert train_tiny("--lakehouse", str(lakehouse))["model_version"] == version
+    shutil.copytree(config.lakehouse, lakehouse)
+    second = train_tiny("--lakehouse", str(lakehouse), "--seed", str(SEED), only=first["chosen"])
+    assert (second["model_version"], second["promotion"]["decision"]) == ("2", "kept")
     return lakehouse
 
 
@@ -153,6 +151,27 @@ def stable(df):
     return df.select(*SCORE_COLUMNS).orderBy("prospect_id")
 
 
+def land_kill_traffic(config, landed_at: float) -> None:
+    """Three files of 20 new leads and a follow-up each, landed a second apart."""
+    leads = new_leads(60, seed=12, first=940_000)
+    for i in range(3):
+        land(config, f"f{i}.csv", leads[i * 20 : (i + 1) * 20] + [follow_up(leads[i], 40 + i)], landed_at + i)
+
+
+def merges(spark, config) -> list:
+    return [r for r in config.table("lead_scores").history(spark).collect() if r["operation"] == "MERGE"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(spark, trained, tmp_path_factory):
+    """The kill tests' traffic through a run nothing interrupts: what each killed and resumed run must end as."""
+    landed_at = time.time() - 100
+    clean = lakehouse_with_model(trained, tmp_path_factory.mktemp("uninterrupted"))
+    land_kill_traffic(clean, landed_at)
+    realtime.run(spark, clean, clean.landing, available_now=True)
+    return landed_at, stable(scores_of(spark, clean)), len(merges(spark, clean))
+
+
 @pytest.mark.parametrize(
     "kill_at",
     [
@@ -161,25 +180,17 @@ def stable(df):
         "_checkpoints/lead_scores/commits/0",  # after a batch fully committed
     ],
 )
-def test_stream_killed_at_any_point_ends_as_an_uninterrupted_run(spark, trained, tmp_path, kill_at):
-    killed, clean = lakehouse_with_model(trained, tmp_path / "k"), lakehouse_with_model(trained, tmp_path / "c")
-    leads = new_leads(60, seed=12, first=940_000)
-    now = time.time()
-    for config in (killed, clean):
-        for i in range(3):
-            land(config, f"f{i}.csv", leads[i * 20 : (i + 1) * 20] + [follow_up(leads[i], 40 + i)], now - 100 + i)
+def test_stream_killed_at_any_point_ends_as_an_uninterrupted_run(spark, trained, uninterrupted, tmp_path, kill_at):
+    landed_at, expected_scores, expected_merges = uninterrupted
+    killed = lakehouse_with_model(trained, tmp_path)
+    land_kill_traffic(killed, landed_at)
 
     command = ["stream", "--available-now", "--source", killed.landing, "--lakehouse", killed.lakehouse]
     kill_when(command, Path(killed.lakehouse) / kill_at)
 
     realtime.run(spark, killed, killed.landing, available_now=True)
-    realtime.run(spark, clean, clean.landing, available_now=True)
-    assert_df_equality(stable(scores_of(spark, killed)), stable(scores_of(spark, clean)))
-
-    def merges(config):
-        return [r for r in config.table("lead_scores").history(spark).collect() if r["operation"] == "MERGE"]
-
-    assert len(merges(killed)) == len(merges(clean)), "a replayed batch added a version"
+    assert_df_equality(stable(scores_of(spark, killed)), expected_scores)
+    assert len(merges(spark, killed)) == expected_merges, "a replayed batch added a version"
     recorded = killed.table("scoring_batches").read(spark).groupBy("query_id", "batch_id").count()
     assert recorded.where("count > 1").count() == 0, "a replayed batch recorded itself twice"
-    assert recorded.count() == len(merges(killed))
+    assert recorded.count() == expected_merges

@@ -23,7 +23,7 @@ from leadscore.lifecycle.serving import AliasedModel
 from leadscore.schema import KEY
 from leadscore.scoring import with_score
 from tests.conftest import config_for, load_fixture
-from tests.training.conftest import SEED, small_candidates
+from tests.tiny_training import SEED, small_candidates
 
 WEAK_COLUMNS = ("city",)  # one column that says little: a model clearly worse than the trained one
 

@@ -15,7 +15,7 @@ from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHAMPION, model_name
 from leadscore.schema import KEY
 from tests.conftest import config_for
-from tests.training.conftest import SEED, small_candidates
+from tests.tiny_training import SEED, small_candidates
 
 CANDIDATES = {"baseline_rf", "gbt", "xgboost", "logistic_regression"}
 RATIOS = ("auc_roc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "calibration_error")

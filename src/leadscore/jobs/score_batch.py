@@ -53,6 +53,9 @@ def checked_rows(spark: SparkSession, path: str, encoding: str) -> DataFrame:
     """The file's rows parsed, typed and checked by the ingest query's own code; `_outcome` is silver or quarantine.
 
     A row repeated within the file is scored like any other: a re-delivery matters to the lakehouse, not here.
+    Materialised (local checkpoint): a filter on `_outcome` over the unmaterialised plan is pushed down into the
+    parse and the expectations, whose expressions it then inlines into each other; the plan grows to megabytes
+    and takes Catalyst 30-100 s to plan, whatever the file's size (docs/performance.md).
     """
     judged = ingest.parsed_and_judged(spark.read.format("binaryFile").load(path), encoding)
     return silver.classify(
@@ -61,7 +64,7 @@ def checked_rows(spark: SparkSession, path: str, encoding: str) -> DataFrame:
             F.lit(True).alias("_first_delivery"),
             *[F.lit(None).alias(name) for name in ("_ingested_at", "_ingest_query_id", "_ingest_batch_id")],
         )
-    )
+    ).localCheckpoint()
 
 
 def rejections(quarantined: DataFrame) -> list[dict]:
@@ -97,7 +100,7 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     bronze.check_landing(spark, source)
     bronze.legacy_charsets(spark, config.ingest.encoding)
     try:
-        checked = checked_rows(spark, source, config.ingest.encoding).localCheckpoint()  # once, for both uses
+        checked = checked_rows(spark, source, config.ingest.encoding)
         rejected = rejections(silver.quarantine_rows(checked))
         scored = score(loaded.model, silver.silver_rows(checked), loaded.threshold, config.model.priority)
         written = write_csv(scored.orderBy("_line_number").select(*OUTPUT_COLUMNS), args.output)

@@ -1,0 +1,79 @@
+"""Training made tiny for the suite: the real candidates with few trees, few rounds and two-point grids, so every
+path (feature stages of both encodings, grid search, choice, threshold, MLflow logging, registering, promotion) runs
+in seconds. Shared by the training tests and by the fixtures that need a registered model.
+"""
+
+from __future__ import annotations
+
+import argparse
+from types import ModuleType
+
+import pytest
+from pyspark.ml.classification import GBTClassifier, LogisticRegression, RandomForestClassifier
+from pyspark.ml.tuning import ParamGridBuilder
+from xgboost.spark import SparkXGBClassifier
+
+from leadscore import cli, training
+from leadscore.features import FEATURES
+from leadscore.jobs import train as train_job
+
+SEED = 7
+
+
+def small_candidates(columns, seed):
+    rf = RandomForestClassifier(labelCol=training.LABEL_COLUMN, numTrees=5, maxDepth=3, seed=seed)
+    gbt = GBTClassifier(labelCol=training.LABEL_COLUMN, maxIter=5, maxDepth=2, seed=seed)
+    lr = LogisticRegression(labelCol=training.LABEL_COLUMN, regParam=0.01, maxIter=50)
+    xgb = SparkXGBClassifier(
+        features_col=FEATURES,
+        label_col=training.LABEL_COLUMN,
+        num_workers=1,
+        n_estimators=10,
+        max_depth=2,
+        random_state=seed,
+        verbose=False,
+    )
+    return [
+        training.Candidate(
+            "baseline_rf",
+            "tiny forest",
+            tuple(c for c in training.ORIGINAL_COLUMNS if c in columns),
+            rf,
+            ("numTrees", "maxDepth"),
+            encoding="onehot",
+            imputation="mean",
+            visit_splits=training.ORIGINAL_VISIT_SPLITS,
+        ),
+        training.Candidate(
+            "gbt", "tiny boosting", tuple(columns), gbt, ("maxIter", "maxDepth"),
+            ParamGridBuilder().addGrid(gbt.maxDepth, [2, 3]).build(),
+        ),
+        training.Candidate(
+            "xgboost", "tiny xgboost", tuple(columns), xgb, ("n_estimators", "max_depth"),
+            ParamGridBuilder().addGrid(xgb.max_depth, [2, 3]).build(),
+        ),
+        training.Candidate(
+            "logistic_regression", "logistic regression", tuple(columns), lr, ("regParam",),
+            ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.1]).build(), encoding="onehot",
+        ),
+    ]  # fmt: skip
+
+
+def run_job(module: ModuleType, *argv: str) -> dict:
+    """One job through its own flags and the CLI's config handling, without importing every other command."""
+    parser = argparse.ArgumentParser()
+    cli.add_config_arguments(parser)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    return module.run(args, cli.config_from(args))
+
+
+def train_tiny(*argv: str, only: str | None = None) -> dict:
+    """`leadscore train` with the tiny candidates; `only` keeps one of them (a new version at the cost of one fit)."""
+
+    def candidates(columns, seed):
+        return [c for c in small_candidates(columns, seed) if only in (None, c.name)]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "candidates", candidates)
+        return run_job(train_job, *argv)
