@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pyspark.errors import StreamingQueryException
+from pyspark.errors import PySparkException, StreamingQueryException
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery, StreamingQueryListener
 from pyspark.sql.streaming.listener import StreamingQueryProgress
@@ -24,7 +24,8 @@ from leadscore.tables import Table
 
 log = logging.getLogger("leadscore")
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
-_USER_ERROR = re.compile(r"\[USER_RAISED_EXCEPTION\]\s*(.*?)\s*SQLSTATE", re.S)
+RAISED = "USER_RAISED_EXCEPTION"  # the condition of SQL's raise_error, its text in `errorMessage`
+_RAISED_TEXT = re.compile(rf"\[{RAISED}\]\s*(.*?)\s*SQLSTATE", re.S)
 
 
 def trigger(writer: DataStreamWriter, available_now: bool, seconds: float) -> DataStreamWriter:
@@ -34,15 +35,15 @@ def trigger(writer: DataStreamWriter, available_now: bool, seconds: float) -> Da
 def user_error(error: BaseException) -> LeadscoreError | None:
     """The message a `raise_error` in a query raised (bad input named by file and line), if that is what failed.
 
-    A task's failure arrives wrapped (a failed write, a failed stream): the message sits in the JVM cause chain.
+    Read from Spark's error condition and its message parameters where Spark gives them: a batch job's failure
+    (`score-batch`) is the raised error itself. A streaming query's failure gives text only, on a classic session as
+    over Spark Connect: the error went through the query's Python `foreachBatch` function, which hands the JVM its
+    message, not the exception; so its message is where the raised text is found.
     """
-    messages, cause = [str(error)], getattr(error, "_origin", None)
-    while cause is not None:
-        messages.append(str(cause.getMessage()))
-        cause = cause.getCause()
-    for message in messages:
-        if match := _USER_ERROR.search(message):
-            return LeadscoreError(match.group(1))
+    if isinstance(error, PySparkException) and error.getCondition() == RAISED:
+        return LeadscoreError((error.getMessageParameters() or {})["errorMessage"])
+    if match := _RAISED_TEXT.search(str(error)):
+        return LeadscoreError(match.group(1))
     return None
 
 

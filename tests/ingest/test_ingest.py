@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.errors import PySparkException
+from pyspark.sql import functions as F
 
 from leadscore import cli
 from leadscore.errors import LeadscoreError
 from leadscore.generator import generate
 from leadscore.ingest import ingest
+from leadscore.streams import user_error
 from tests.conftest import config_for, kill_when, load_fixture
 
 OUTCOMES = ("silver_leads", "quarantine", "duplicates")
@@ -145,22 +148,40 @@ def stable_view(spark, config, logical):
 
 @pytest.fixture(scope="module")
 def uninterrupted(spark, tmp_path_factory):
-    """Three generated files and the lakehouse a run nothing interrupts makes of them: what each killed and resumed
-    run must end as."""
+    """Three generated files, the malformed fixture and a re-delivered copy of the first file, all one micro-batch
+    (so it commits to bronze, silver, quarantine and duplicates), and the lakehouse a run nothing interrupts makes
+    of them: what each killed and resumed run must end as."""
     folder = tmp_path_factory.mktemp("kill") / "in"
-    generate(rows=3000, seed=11, files=3, out_dir=folder)
+    first, *_ = generate(rows=3000, seed=11, files=3, out_dir=folder)
+    shutil.copy(first, folder / "redelivered.csv")
+    shutil.copy(load_fixture("malformed_rows.csv"), folder)
     clean = config_for(folder.parent / "clean")
     ingest(spark, clean, str(folder))
+    assert all(clean.table(logical).read(spark).count() for logical in OUTCOMES)
     return folder, clean
 
 
-@pytest.mark.parametrize("kill_after", ["bronze/leads", "silver/leads"])
-def test_ingest_killed_mid_way_loses_and_duplicates_nothing(spark, tmp_path, uninterrupted, kill_after):
+def commit_file(config, logical: str, version: int) -> Path:
+    return Path(config.table(logical).location.removeprefix("file:")) / "_delta_log" / f"{version:020d}.json"
+
+
+@pytest.mark.parametrize(
+    ("kill_after", "committed", "not_yet"),
+    [
+        ("bronze_leads", ["bronze_leads"], list(OUTCOMES)),
+        # in the middle of the batch's commits: silver written, quarantine and duplicates not yet
+        ("silver_leads", ["bronze_leads", "silver_leads"], ["quarantine", "duplicates"]),
+    ],
+)
+def test_ingest_killed_mid_way_loses_and_duplicates_nothing(
+    spark, tmp_path, uninterrupted, kill_after, committed, not_yet
+):
     folder, clean = uninterrupted
     killed = config_for(tmp_path / "killed")
 
-    first_commit = Path(killed.lakehouse) / kill_after / "_delta_log" / f"{1:020d}.json"
-    kill_when(["ingest", "--source", str(folder), "--lakehouse", killed.lakehouse], first_commit)
+    kill_when(["ingest", "--source", str(folder), "--lakehouse", killed.lakehouse], commit_file(killed, kill_after, 1))
+    assert all(commit_file(killed, logical, 1).exists() for logical in committed)
+    assert not any(commit_file(killed, logical, 1).exists() for logical in not_yet), "killed too late"
 
     ingest(spark, killed, str(folder))
     assert_every_row_accounted_for(spark, killed)
@@ -199,3 +220,11 @@ def test_a_file_landed_long_after_newer_ones_is_still_taken(spark, config, tmp_p
     month_ago = late.stat().st_mtime - 30 * 24 * 3600  # older than Spark's default maxFileAge (a week)
     os.utime(late, (month_ago, month_ago))
     assert ingest(spark, config, str(folder))["bronze"] == 18
+
+
+def test_a_raised_error_is_read_from_its_condition_not_its_text(spark):
+    """The whole raised message, even one holding the word its text rendering ends with (SQLSTATE)."""
+    message = "file x.csv: line 2 names SQLSTATE 42000, a code, not the end of the message"
+    with pytest.raises(PySparkException) as raised:
+        spark.range(1).select(F.raise_error(F.lit(message))).collect()
+    assert str(user_error(raised.value)) == message

@@ -172,21 +172,29 @@ def uninterrupted(spark, trained, tmp_path_factory):
     return landed_at, stable(scores_of(spark, clean)), len(merges(spark, clean))
 
 
+BATCH_PLANNED = "_checkpoints/lead_scores/offsets/0"
+MERGE_COMMITTED = f"gold/lead_scores/_delta_log/{1:020d}.json"
+BATCH_DONE = "_checkpoints/lead_scores/commits/0"
+
+
 @pytest.mark.parametrize(
-    "kill_at",
+    ("kill_at", "not_yet"),
     [
-        "_checkpoints/lead_scores/offsets/0",  # a scoring batch planned, its MERGE not yet committed
-        f"gold/lead_scores/_delta_log/{1:020d}.json",  # the MERGE committed, the checkpoint not yet
-        "_checkpoints/lead_scores/commits/0",  # after a batch fully committed
+        (BATCH_PLANNED, [MERGE_COMMITTED, BATCH_DONE]),  # a scoring batch planned, its MERGE not yet committed
+        (MERGE_COMMITTED, [BATCH_DONE]),  # the MERGE committed, the checkpoint not yet
+        (BATCH_DONE, []),  # after a batch fully committed
     ],
 )
-def test_stream_killed_at_any_point_ends_as_an_uninterrupted_run(spark, trained, uninterrupted, tmp_path, kill_at):
+def test_stream_killed_at_any_point_ends_as_an_uninterrupted_run(
+    spark, trained, uninterrupted, tmp_path, kill_at, not_yet
+):
     landed_at, expected_scores, expected_merges = uninterrupted
     killed = lakehouse_with_model(trained, tmp_path)
     land_kill_traffic(killed, landed_at)
 
     command = ["stream", "--available-now", "--source", killed.landing, "--lakehouse", killed.lakehouse]
     kill_when(command, Path(killed.lakehouse) / kill_at)
+    assert not any((Path(killed.lakehouse) / path).exists() for path in not_yet), "killed too late"
 
     realtime.run(spark, killed, killed.landing, available_now=True)
     assert_df_equality(stable(scores_of(spark, killed)), expected_scores)
