@@ -41,7 +41,7 @@ def user_error(error: BaseException) -> LeadscoreError | None:
     message, not the exception; so its message is where the raised text is found.
     """
     if isinstance(error, PySparkException) and error.getCondition() == RAISED:
-        return LeadscoreError((error.getMessageParameters() or {})["errorMessage"])
+        return LeadscoreError(error.getMessageParameters()["errorMessage"])
     if match := _RAISED_TEXT.search(str(error)):
         return LeadscoreError(match.group(1))
     return None
