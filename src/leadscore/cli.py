@@ -43,19 +43,30 @@ COMMANDS: dict[str, str] = {
 log = logging.getLogger("leadscore")
 
 
+# Flags that override conf/<env>.yml; the same on the CLI, under spark-submit and in bundle jobs.
+CONFIG_FLAGS: dict[str, dict] = {
+    "--env": {"choices": ENVIRONMENTS, "default": "local", "help": "conf/<env>.yml to load (default: local)"},
+    "--conf-dir": {"help": "folder holding common.yml and <env>.yml (default: the project's conf/)"},
+    "--lakehouse": {"help": "base folder of path-based tables (default: ./lakehouse)"},
+    "--catalog": {"help": "Unity Catalog catalog (storage: catalog)"},
+    "--schema": {"help": "Unity Catalog schema (storage: catalog)"},
+    "--checkpoints": {"help": "base folder of stream checkpoints"},
+    "--tracking-uri": {
+        "help": "MLflow tracking store (default: sqlite:///<lakehouse>/mlflow.db; conf mlflow.tracking_uri)"
+    },
+}
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags that override conf/<env>.yml; the same on the CLI, under spark-submit and in bundle jobs."""
     group = parser.add_argument_group("configuration")
-    group.add_argument("--env", choices=ENVIRONMENTS, default="local", help="conf/<env>.yml to load (default: local)")
-    group.add_argument("--conf-dir", help="folder holding common.yml and <env>.yml (default: the project's conf/)")
-    group.add_argument("--lakehouse", help="base folder of path-based tables (default: ./lakehouse)")
-    group.add_argument("--catalog", help="Unity Catalog catalog (storage: catalog)")
-    group.add_argument("--schema", help="Unity Catalog schema (storage: catalog)")
-    group.add_argument("--checkpoints", help="base folder of stream checkpoints")
-    group.add_argument(
-        "--tracking-uri",
-        help="MLflow tracking store (default: sqlite:///<lakehouse>/mlflow.db; conf mlflow.tracking_uri)",
-    )
+    for flag, options in CONFIG_FLAGS.items():
+        group.add_argument(flag, **options)
+
+
+def config_argv(args: argparse.Namespace) -> list[str]:
+    """The configuration flags `args` was given, as argv: another command run with them reads the same config."""
+    given = [(flag, getattr(args, flag[2:].replace("-", "_"), None)) for flag in CONFIG_FLAGS]
+    return [part for flag, value in given if value is not None for part in (flag, str(value))]
 
 
 def config_from(args: argparse.Namespace) -> Config:

@@ -3,22 +3,37 @@
 generate (or take an export) -> keep 70% as history -> ingest -> train (an MLflow run; the first registered version
 becomes champion) -> replay the other 30% as files, with follow-up activity, while the stream scores them with the
 champion -> the agents' queue, the table's history, one time-travel query.
+
+On a classic session every step runs in this process. Over Spark Connect (`SPARK_REMOTE`), each step runs on the
+compute its bundle job is declared on, as a deployed bundle runs them: ingestion here, over Connect (the serverless
+ingest job); training and the scores query in a classic process of their own (the train and score_stream jobs' job
+cluster: `leadscore.spark.SPARK_ML_NEEDS_CLASSIC` says why). Both give the same tables.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from leadscore import cli, realtime, simulate
+from leadscore import cli, ingest, realtime, simulate
 from leadscore.config import Config
+from leadscore.errors import LeadscoreError
 from leadscore.generator import generate
-from leadscore.ingest import ingest
+from leadscore.gold import latest_per_lead
 from leadscore.jobs import train as train_job
+from leadscore.schema import KEY
+from leadscore.silver import ORDER
 from leadscore.streams import progress_logged
 from leadscore.timetravel import agent_queue, read_as_of, render, rows_of, score_changes, version_history
 
@@ -36,9 +51,92 @@ def _export(config: Config, input_csv: str | None, rows: int, seed: int) -> Path
     return generate(rows=rows, seed=seed, files=1, out_dir=out)[0]
 
 
+class ThisProcess:
+    """A classic session: training and both queries run here, as `leadscore stream --source` runs them."""
+
+    def __init__(self, spark: SparkSession, config: Config):
+        self.spark, self.config = spark, config
+
+    def train(self) -> dict:
+        return train_job.run(cli.build_parser().parse_args(["train"]), self.config)  # the job's own defaults
+
+    @contextmanager
+    def streaming(self, landing: Path) -> Iterator[None]:
+        """Both queries run while the block lands files; then they drain what landed and stop."""
+        with progress_logged(self.spark):
+            queries = realtime.start(self.spark, self.config, str(landing))
+            try:
+                yield
+                realtime.drain(queries)
+            finally:
+                for query in queries:
+                    query.stop()
+
+
+class AsTheBundleRuns:
+    """Over Spark Connect: ingestion in this process (Connect), training and the scores query each in a classic
+    process of its own (`leadscore train`, `leadscore stream` without a source), given this run's configuration."""
+
+    CAUGHT_UP_TIMEOUT = 600  # seconds the scores query may take to score what the ingest query has written
+
+    def __init__(self, spark: SparkSession, config: Config, config_argv: list[str], classic_env: dict[str, str]):
+        self.spark, self.config, self.config_argv, self.classic_env = spark, config, config_argv, classic_env
+
+    @staticmethod
+    def environment() -> dict[str, str]:
+        """This process's environment without SPARK_REMOTE: read before the Connect session starts, which adds
+        variables of its own that would make a child a Connect client too."""
+        return {name: value for name, value in os.environ.items() if name != "SPARK_REMOTE"}
+
+    def _classic(self, command: str) -> tuple[list[str], dict[str, str]]:
+        return [sys.executable, "-m", "leadscore.cli", command, *self.config_argv], self.classic_env
+
+    def train(self) -> dict:
+        argv, env = self._classic("train")
+        done = subprocess.run(argv, env=env, stdout=subprocess.PIPE, text=True)  # its log goes to our stderr
+        if done.returncode != 0:
+            raise LeadscoreError(f"training in its classic process failed (exit status {done.returncode})")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    @contextmanager
+    def streaming(self, landing: Path) -> Iterator[None]:
+        """The ingest query runs here and the scores query in its classic process while the block lands files;
+        then both stop, once every lead of silver is in lead_scores at its newest event."""
+        ingesting = ingest.start(self.spark, self.config, str(landing), available_now=False)
+        argv, env = self._classic("stream")
+        scoring = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+        try:
+            yield
+            ingesting.processAllAvailable()
+            self._wait_until_scored(scoring)
+            scoring.send_signal(signal.SIGINT)  # the stream's own stop: its queries end between micro-batches
+            if scoring.wait(timeout=120) != 0:
+                raise LeadscoreError(f"the scores query's classic process failed (exit status {scoring.returncode})")
+        finally:
+            ingesting.stop()
+            if scoring.poll() is None:
+                scoring.kill()
+                scoring.wait()
+
+    def _wait_until_scored(self, scoring: subprocess.Popen) -> None:
+        silver = self.config.table("silver_leads").read(self.spark)
+        newest = latest_per_lead(silver).select(KEY, *ORDER)
+        lead_scores = self.config.table("lead_scores")
+        deadline = time.monotonic() + self.CAUGHT_UP_TIMEOUT
+        while time.monotonic() < deadline:
+            if scoring.poll() is not None:
+                raise LeadscoreError(f"the scores query's classic process stopped (exit status {scoring.returncode})")
+            created = lead_scores.exists(self.spark)  # by the scores query, when it starts
+            if created and newest.exceptAll(lead_scores.read(self.spark).select(KEY, *ORDER)).isEmpty():
+                return
+            time.sleep(1)
+        raise LeadscoreError(f"the scores query did not score silver's leads within {self.CAUGHT_UP_TIMEOUT} s")
+
+
 def run(
     spark: SparkSession,
     config: Config,
+    compute: ThisProcess | AsTheBundleRuns,
     *,
     input_csv: str | None,
     rows: int,
@@ -55,9 +153,9 @@ def run(
     split = simulate.split_export(export, historical, holdout, historical_share=0.7, seed=seed)
     log.info("demo: %d historical leads, %d to stream", split["historical"], split["holdout"])
 
-    counts = ingest(spark, config, str(historical.parent))
+    counts = ingest.ingest(spark, config, str(historical.parent))
     _show("ingested history", [counts], list(counts))
-    model = train_job.run(cli.build_parser().parse_args(["train"]), config)  # the job's own defaults
+    model = compute.train()
     _show(
         f"model {model['model']}, registered in {config.mlflow.registry_uri}",
         [{"version": model["model_version"], **model["promotion"], "chosen": model["chosen"], **model["test"]}],
@@ -68,16 +166,10 @@ def run(
     if landing.exists():
         shutil.rmtree(landing)
     landing.mkdir(parents=True)
-    with progress_logged(spark):
-        queries = realtime.start(spark, config, str(landing))  # the streams run while the files land
-        try:
-            replayed = simulate.replay(
-                holdout, landing, files, interval_seconds, follow_up_share=0.2, seed=seed, seen=historical
-            )
-            realtime.drain(queries)
-        finally:
-            for query in queries:
-                query.stop()
+    with compute.streaming(landing):  # the streams run while the files land
+        replayed = simulate.replay(
+            holdout, landing, files, interval_seconds, follow_up_share=0.2, seed=seed, seen=historical
+        )
 
     table = config.table("lead_scores")
     now = read_as_of(spark, table)

@@ -7,6 +7,9 @@ with an availableNow trigger, and the bundle's score_stream job runs only the sc
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+import time
 
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
@@ -18,17 +21,42 @@ from leadscore.streams import await_query, progress_logged, user_error
 log = logging.getLogger("leadscore")
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C; a job run cancelled or a process manager's stop
+
+
 def _run_until_stopped(spark: SparkSession, queries: list[StreamingQuery]) -> None:
-    """Runs until a query fails (then stops the others and raises) or the user interrupts (then stops them all)."""
+    """Runs until a query fails (then stops the others and raises), a query ends, or the process gets SIGINT or
+    SIGTERM (then lets each query finish the micro-batch it is running, stops them all and returns).
+
+    The signals set a flag rather than raise: a KeyboardInterrupt raised inside the blocking Py4J call that waits on
+    the queries comes out of it as a Py4JError, and the stop would look like a failure.
+    """
+    stop = threading.Event()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():  # where Python lets a handler be set
+        handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
     try:
-        spark.streams.awaitAnyTermination()
-    except KeyboardInterrupt:
-        log.info("stopping the streams")
+        while not stop.is_set() and not spark.streams.awaitAnyTermination(1):
+            pass
     except Exception as error:
-        raise user_error(error) or error from None
-    finally:
         for query in queries:
             query.stop()
+        raise user_error(error) or error from None
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    log.info("stopping the streams")
+    for query in queries:
+        _wait_for_batch_end(query)
+        query.stop()
+
+
+def _wait_for_batch_end(query: StreamingQuery, timeout: float = 300) -> None:
+    """Waits (bounded) for the query's running micro-batch, if any, to finish: `stop()` interrupts a batch, which
+    a restart would then replay; letting it finish leaves nothing to replay."""
+    deadline = time.monotonic() + timeout
+    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def start(spark: SparkSession, config: Config, source: str | None) -> list[StreamingQuery]:

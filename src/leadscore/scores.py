@@ -108,12 +108,13 @@ class ScoreBatch:
         merged = self.commits.committed(spark, table, batch_id)
         if merged is None:
             self.model.refresh()
-            latest = latest_per_lead(batch)
+            observed = batches.ObservedFigures(batch_id)
+            latest = latest_per_lead(observed.events(batch))
             if self.challenger is not None:
                 self.challenger.refresh()
                 latest = self.challenger.shadow(latest)
             scored = score(self.model.model, latest, self.model.threshold, self.config.model.priority)
-            rows = lead_score_rows(scored, self.model.version, batch_id).localCheckpoint()  # scored once
+            rows = observed.leads(lead_score_rows(scored, self.model.version, batch_id)).localCheckpoint()
             leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]
             with self.commits.tagged(spark, batch_id):
                 merge(spark, self.config, rows, leads if len(leads) <= PRUNING_LEADS else None)
@@ -121,16 +122,15 @@ class ScoreBatch:
             if merged is None:  # every event older than the lead's stored one: Delta commits no empty MERGE
                 log.info("scores: batch %d: only late events, lead_scores unchanged", batch_id)
                 return
-            version = self.model.version
+            version, figures = self.model.version, observed.figures()
         else:  # a replay whose MERGE committed: its scored rows are in the version that MERGE made
             rows = table.read(spark, versionAsOf=str(merged["version"])).where(F.col("batch_id") == batch_id)
             version = rows.select("model_version").first()[0]
-        self._record(batch, rows, merged, batch_id, str(version), time.perf_counter() - started)
+            figures = batches.batch_figures(batch, rows)
+        self._record(spark, figures, merged, batch_id, str(version), time.perf_counter() - started)
 
-    def _record(self, batch: DataFrame, rows: DataFrame, merged, batch_id: int, version: str, seconds: float) -> None:
+    def _record(self, spark: SparkSession, figures: dict, merged, batch_id: int, version: str, seconds: float) -> None:
         """The batch's row in gold.scoring_batches (idempotent like the MERGE) and its log line."""
-        spark = batch.sparkSession
-        figures = batches.batch_figures(batch, rows)
         if not figures["leads_merged"]:
             return
         record = batches.record(

@@ -1,18 +1,44 @@
-"""`leadscore demo` end to end on a small generated set: history ingested, a model trained, the rest streamed."""
+"""`leadscore demo` end to end on a small generated set: history ingested, a model trained, the rest streamed; on a
+classic session, and over Spark Connect the way a deployed bundle splits the work (the same tables)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.sql import functions as F
+
 from leadscore import cli
 from leadscore.jobs import demo as demo_job
+from leadscore.scores import AGENT_FEATURES
 from tests.conftest import config_for
 
+DEMO_ARGS = ["--rows", "800", "--files", "2", "--interval-seconds", "0", "--seed", "3"]
+# Stamped per run (when, by which query and batch), or where and when a file landed: the rest is what the data holds.
+RUN_COLUMNS = ("_ingested_at", "_processed_at", "_ingest_query_id", "_ingest_batch_id", "_file_modification_time",
+               "event_ts", "scored_at", "batch_id")  # fmt: skip
+PATH_COLUMNS = ("_source_file", "event_file")
 
-def test_demo_scores_every_lead_and_shows_queue_history_and_time_travel(spark, tmp_path, capsys):
-    lakehouse = tmp_path / "lakehouse"
-    argv = ["demo", "--lakehouse", str(lakehouse), "--rows", "800", "--files", "2", "--interval-seconds", "0"]
-    args = cli.build_parser().parse_args([*argv, "--seed", "3"])
-    result = demo_job.run(args, cli.config_from(args))
 
+@pytest.fixture(scope="module")
+def classic_demo(tmp_path_factory):
+    """The demo on this process's classic session: its lakehouse, its result and what it printed."""
+    lakehouse = tmp_path_factory.mktemp("classic") / "lakehouse"
+    args = cli.build_parser().parse_args(["demo", "--lakehouse", str(lakehouse), *DEMO_ARGS])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = demo_job.run(args, cli.config_from(args))
+    return lakehouse, result, printed.getvalue()
+
+
+def test_demo_scores_every_lead_and_shows_queue_history_and_time_travel(spark, classic_demo):
+    lakehouse, result, out = classic_demo
     assert result["historical_leads"] == 560  # 70% of the leads are history, the rest is streamed
     assert result["streamed_files"] == 2
     assert 0 < result["follow_ups"] < result["streamed_rows"]
@@ -23,6 +49,41 @@ def test_demo_scores_every_lead_and_shows_queue_history_and_time_travel(spark, t
     assert (result["model"], result["model_version"], result["promotion"]) == ("lead_scoring_full", "1", "promoted")
     versions = scores.select("model_version").distinct().collect()
     assert [r["model_version"] for r in versions] == ["1"]  # every lead scored by the champion
-    out = capsys.readouterr().out
     for title in ("== model lead_scoring_full", "== hot leads", "== gold.lead_scores history", "== time travel: leads"):
         assert title in out
+
+
+def _content(spark, lakehouse, logical):
+    """The table without run stamps, its file paths relative to the lakehouse, in a stable order."""
+    rows = config_for(lakehouse).table(logical).read(spark).drop(*RUN_COLUMNS)
+    rows = rows.select(
+        *[F.replace(c, F.lit(str(lakehouse)), F.lit("")).alias(c) if c in PATH_COLUMNS else c for c in rows.columns]
+    )
+    return rows.orderBy(*rows.columns)
+
+
+@pytest.mark.slow  # a Spark Connect server, and training and the scores query in classic processes of their own
+def test_the_demo_over_spark_connect_runs_as_the_bundle_and_gives_the_same_tables(spark, classic_demo, tmp_path):
+    classic_lakehouse, classic_result, _ = classic_demo
+    lakehouse = tmp_path / "lakehouse"
+    done = subprocess.run(
+        [sys.executable, "-m", "leadscore.cli", "demo", "--lakehouse", str(lakehouse), *DEMO_ARGS],
+        env={**os.environ, "SPARK_REMOTE": "local"}, capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {k: v for k, v in result.items() if k not in ("seconds", "table_versions")} == {
+        k: v for k, v in classic_result.items() if k not in ("seconds", "table_versions")
+    }
+    log = done.stderr
+    assert "scores: started" in log and "stopping the streams" in log  # the scores query's classic process
+    assert "Traceback" not in log  # stopped by SIGINT between micro-batches, not interrupted
+
+    for logical in ("bronze_leads", "silver_leads", "quarantine", "duplicates"):
+        assert_df_equality(_content(spark, lakehouse, logical), _content(spark, classic_lakehouse, logical))
+    scored = ["prospect_id", "lead_number", "score", "prediction", "priority", "model_version", *AGENT_FEATURES]
+    over_connect, classic = (
+        _content(spark, lake, "lead_scores").select(*scored) for lake in (lakehouse, classic_lakehouse)
+    )
+    assert over_connect.count() == 800
+    assert_approx_df_equality(over_connect, classic, 1e-9)

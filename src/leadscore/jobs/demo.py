@@ -1,5 +1,8 @@
 """The whole product on one machine: ingest history, train, stream the rest live, show the agents' queue.
 
+With SPARK_REMOTE set, ingestion runs over Spark Connect and training and scoring in classic processes, as the
+bundle's jobs run on Databricks.
+
 Uses the embedded synthetic generator unless --input names a real export in the 37-column schema.
 """
 
@@ -10,10 +13,10 @@ import shutil
 from pathlib import Path
 
 from leadscore import demo
-from leadscore.cli import entry_point
+from leadscore.cli import config_argv, entry_point
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
-from leadscore.spark import get_spark
+from leadscore.spark import get_spark, remote
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,10 +34,17 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         shutil.rmtree(lakehouse)
     if lakehouse.exists() and any(lakehouse.iterdir()):
         raise LeadscoreError(f"{lakehouse} is not empty: the demo needs a fresh lakehouse (add --fresh to replace it)")
-    spark = get_spark(config.spark, "leadscore-demo", spark_ml=True)
+    if remote() is None:
+        spark = get_spark(config.spark, "leadscore-demo", spark_ml=True)
+        compute = demo.ThisProcess(spark, config)
+    else:  # each step on the compute its bundle job is declared on
+        classic_env = demo.AsTheBundleRuns.environment()
+        spark = get_spark(config.spark, "leadscore-demo")
+        compute = demo.AsTheBundleRuns(spark, config, config_argv(args), classic_env)
     return demo.run(
         spark,
         config,
+        compute,
         input_csv=args.input,
         rows=args.rows,
         files=args.files,

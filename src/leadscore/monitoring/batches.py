@@ -1,14 +1,14 @@
 """gold.scoring_batches: one row per scores micro-batch, what the console's pipeline-health page charts.
 
 The scores stream writes it right after its MERGE, tagged with the same (query, batch) as the MERGE, so a batch
-replayed after a crash adds no second row. Two small Spark jobs a batch: the batch's events and the scored leads.
+replayed after a crash adds no second row. Its figures are observed while the batch is scored (`ObservedFigures`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -41,17 +41,56 @@ SCHEMA = T.StructType(
 )
 
 
+EVENT_TIMES = ("oldest_event_ts", "newest_event_ts")
+
+
+def _event_figures() -> list[Column]:
+    """The batch's events (silver rows): how many, the oldest and the newest (in epoch microseconds: an observed
+    timestamp reaches Python as a Java object)."""
+    return [
+        F.count(F.lit(1)).alias("events"),
+        *[F.unix_micros(edge("event_ts")).alias(name) for edge, name in zip((F.min, F.max), EVENT_TIMES, strict=True)],
+    ]
+
+
+def _figures(events: dict, leads: dict) -> dict:
+    times = {name: None if events[name] is None else datetime.fromtimestamp(events[name] / 1e6) for name in EVENT_TIMES}
+    return {**events, **times, **leads}
+
+
+def _lead_figures() -> list[Column]:
+    """The batch's scored leads (one row each, with `score` and `priority`)."""
+    return [
+        F.count(KEY).alias("leads_merged"),
+        *[F.percentile_approx("score", q / 100).alias(f"score_p{q}") for q in (10, 50, 90)],
+        *[F.count_if(F.col("priority") == band).alias(band) for band in ("hot", "warm", "cold")],
+    ]
+
+
+class ObservedFigures:
+    """The batch's figures, observed while the batch is scored: no Spark job of their own (two a batch otherwise).
+
+    `events` goes on the batch's silver rows, `leads` on the scored rows; `figures` is ready once an action has run
+    over both (the scored rows' `localCheckpoint`).
+    """
+
+    def __init__(self, batch_id: int):
+        self._events = Observation(f"scoring_batch_events_{batch_id}")
+        self._leads = Observation(f"scoring_batch_leads_{batch_id}")
+
+    def events(self, batch: DataFrame) -> DataFrame:
+        return batch.observe(self._events, *_event_figures())
+
+    def leads(self, scored_leads: DataFrame) -> DataFrame:
+        return scored_leads.observe(self._leads, *_lead_figures())
+
+    def figures(self) -> dict:
+        return _figures(self._events.get, self._leads.get)
+
+
 def batch_figures(batch: DataFrame, scored_leads: DataFrame) -> dict:
-    """The batch's events (silver rows) and its scored leads (one row each, with `score` and `priority`)."""
-    events, oldest, newest = batch.agg(F.count(F.lit(1)), F.min("event_ts"), F.max("event_ts")).first()
-    leads, quantiles, hot, warm, cold = scored_leads.agg(
-        F.count(KEY),
-        F.percentile_approx("score", [0.1, 0.5, 0.9]),
-        *[F.count_if(F.col("priority") == band) for band in ("hot", "warm", "cold")],
-    ).first()
-    p10, p50, p90 = quantiles or (None, None, None)
-    return {"events": events, "oldest_event_ts": oldest, "newest_event_ts": newest, "leads_merged": leads,
-            "score_p10": p10, "score_p50": p50, "score_p90": p90, "hot": hot, "warm": warm, "cold": cold}  # fmt: skip
+    """The same figures, each computed by a job of its own: for a replayed batch, whose leads are read back."""
+    return _figures(batch.agg(*_event_figures()).first().asDict(), scored_leads.agg(*_lead_figures()).first().asDict())
 
 
 def record(
