@@ -156,34 +156,35 @@ def uninterrupted(spark, tmp_path_factory):
     shutil.copy(first, folder / "redelivered.csv")
     shutil.copy(load_fixture("malformed_rows.csv"), folder)
     clean = config_for(folder.parent / "clean")
-    ingest(spark, clean, str(folder))
+    counts = ingest(spark, clean, str(folder))
     assert all(clean.table(logical).read(spark).count() for logical in OUTCOMES)
-    return folder, clean
+    return folder, clean, counts
 
 
 def commit_file(config, logical: str, version: int) -> Path:
     return Path(config.table(logical).location.removeprefix("file:")) / "_delta_log" / f"{version:020d}.json"
 
 
-@pytest.mark.parametrize(
-    ("kill_after", "committed", "not_yet"),
-    [
-        ("bronze_leads", ["bronze_leads"], list(OUTCOMES)),
-        # in the middle of the batch's commits: silver written, quarantine and duplicates not yet
-        ("silver_leads", ["bronze_leads", "silver_leads"], ["quarantine", "duplicates"]),
-    ],
-)
-def test_ingest_killed_mid_way_loses_and_duplicates_nothing(
-    spark, tmp_path, uninterrupted, kill_after, committed, not_yet
-):
-    folder, clean = uninterrupted
+# Where each run is killed, what its batch has committed by then and what not yet: the second run replays the batch
+# the first was killed in, and is killed in the middle of its commits (silver written, quarantine and duplicates not).
+KILL_POINTS = [
+    ("bronze_leads", ["bronze_leads"], list(OUTCOMES)),
+    ("silver_leads", ["bronze_leads", "silver_leads"], ["quarantine", "duplicates"]),
+]
+
+
+def test_ingest_killed_twice_mid_batch_loses_and_duplicates_nothing_and_counts_this_run(spark, tmp_path, uninterrupted):
+    folder, clean, clean_counts = uninterrupted
     killed = config_for(tmp_path / "killed")
+    for kill_after, committed, not_yet in KILL_POINTS:
+        kill_when(
+            ["ingest", "--source", str(folder), "--lakehouse", killed.lakehouse], commit_file(killed, kill_after, 1)
+        )
+        assert all(commit_file(killed, logical, 1).exists() for logical in committed)
+        assert not any(commit_file(killed, logical, 1).exists() for logical in not_yet), "killed too late"
 
-    kill_when(["ingest", "--source", str(folder), "--lakehouse", killed.lakehouse], commit_file(killed, kill_after, 1))
-    assert all(commit_file(killed, logical, 1).exists() for logical in committed)
-    assert not any(commit_file(killed, logical, 1).exists() for logical in not_yet), "killed too late"
-
-    ingest(spark, killed, str(folder))
+    # This run's counts come from its commits: the replayed batch's rows count, whichever run committed them.
+    assert ingest(spark, killed, str(folder)) == clean_counts
     assert_every_row_accounted_for(spark, killed)
     for logical in ("bronze_leads", *OUTCOMES):
         assert_df_equality(

@@ -177,24 +177,24 @@ MERGE_COMMITTED = f"gold/lead_scores/_delta_log/{1:020d}.json"
 BATCH_DONE = "_checkpoints/lead_scores/commits/0"
 
 
-@pytest.mark.parametrize(
-    ("kill_at", "not_yet"),
-    [
-        (BATCH_PLANNED, [MERGE_COMMITTED, BATCH_DONE]),  # a scoring batch planned, its MERGE not yet committed
-        (MERGE_COMMITTED, [BATCH_DONE]),  # the MERGE committed, the checkpoint not yet
-        (BATCH_DONE, []),  # after a batch fully committed
-    ],
-)
-def test_stream_killed_at_any_point_ends_as_an_uninterrupted_run(
-    spark, trained, uninterrupted, tmp_path, kill_at, not_yet
-):
+# Where each run is killed and what must not exist yet. Each run after the first replays the batch the one before was
+# killed in: planned, then its MERGE committed but not the checkpoint, then fully committed.
+KILL_POINTS = [
+    (BATCH_PLANNED, [MERGE_COMMITTED, BATCH_DONE]),
+    (MERGE_COMMITTED, [BATCH_DONE]),
+    (BATCH_DONE, []),
+]
+
+
+def test_stream_killed_at_every_point_of_a_batch_ends_as_an_uninterrupted_run(spark, trained, uninterrupted, tmp_path):
     landed_at, expected_scores, expected_merges = uninterrupted
     killed = lakehouse_with_model(trained, tmp_path)
     land_kill_traffic(killed, landed_at)
 
     command = ["stream", "--available-now", "--source", killed.landing, "--lakehouse", killed.lakehouse]
-    kill_when(command, Path(killed.lakehouse) / kill_at)
-    assert not any((Path(killed.lakehouse) / path).exists() for path in not_yet), "killed too late"
+    for kill_at, not_yet in KILL_POINTS:
+        kill_when(command, Path(killed.lakehouse) / kill_at)
+        assert not any((Path(killed.lakehouse) / path).exists() for path in not_yet), "killed too late"
 
     realtime.run(spark, killed, killed.landing, available_now=True)
     assert_df_equality(stable(scores_of(spark, killed)), expected_scores)
