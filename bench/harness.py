@@ -1,0 +1,224 @@
+"""What every bench phase shares: where things live, the generated inputs, a phase child's Spark session, running a
+child process while sampling its memory, and writing the results (latest.json, latest.md) with the machine they were
+taken on.
+
+The parent (`run.py`) runs each phase's child as `bench/run.py --child NAME --args JSON` through `run_child`, so each
+child is a fresh driver whose peak resident memory is its own; a child's last stdout line is its JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+CACHE = ROOT / ".cache" / "bench"
+RUN = Path(__file__).resolve().with_name("run.py")  # what a phase's child process runs, with --child
+LEADSCORE = Path(sys.executable).with_name("leadscore")
+SEED = 11
+ROWS_PER_FILE = 100_000
+
+# The figures latest.json always holds (null when their phase did not run or failed), in latest.md's order, and the
+# targets the issues set for some of them.
+TARGETS = {  # issues 6, 10 and 11, on this 2-core machine
+    "ingest_rows_per_s": (">=", 100_000),
+    "ingest_share_of_ceiling": (">=", 0.5),
+    "transform_rows_per_s": (">=", 200_000),
+    "drain_leads_per_s": (">=", 50_000),
+    "drain_share_of_ceiling": (">=", 0.6),
+    "latency_p50_s": ("<=", 2.0),
+    "latency_p95_s": ("<=", 4.0),
+    "latency_ratio_to_floor": ("<=", 2.0),
+    "latency_ratio_to_seed": (">=", 15),
+    "ingest_batch_s": ("<=", 0.7),
+    "scores_batch_s": ("<=", 1.0),
+    "planning_s_per_batch": ("<=", 0.2),
+    "ingest_commit_s": ("<=", 0.2),
+    "scores_commit_s": ("<=", 0.2),
+    "ingest_batch_ratio_large_to_small": ("<=", 1.2),
+    "scores_batch_ratio_large_to_small": ("<=", 1.2),
+    "peak_rss_mb_10m": ("<=", 3072),
+}
+KEYS = (
+    "ingest_rows_per_s", "ingest_ceiling_rows_per_s", "ingest_share_of_ceiling", "ingest_rows_per_s_100k",
+    "ingest_ceiling_rows_per_s_100k", "ingest_share_of_ceiling_100k", "ingest_rows_per_s_1m", "ingest_rows_per_s_10m",
+    "train_seconds_real", "train_seconds_1m", "transform_rows_per_s", "drain_leads_per_s", "drain_ceiling_leads_per_s",
+    "drain_share_of_ceiling", "update_merge_leads_per_s", "latency_p50_s", "latency_p95_s", "latency_max_s",
+    "seed_latency_p50_s", "seed_latency_max_s", "floor_latency_p50_s", "latency_ratio_to_floor",
+    "latency_ratio_to_seed", "ingest_batch_s", "scores_batch_s", "planning_s_per_batch", "ingest_commit_s",
+    "scores_commit_s", "ingest_batch_s_small_table", "ingest_batch_s_large_table", "ingest_batch_ratio_large_to_small",
+    "scores_batch_s_small_table", "scores_batch_s_large_table", "scores_batch_ratio_large_to_small",
+    "peak_rss_mb_1m", "peak_rss_mb_10m",
+)  # fmt: skip
+
+
+def say(message: str) -> None:
+    """Progress, timestamped, to stderr: a child's stdout is kept for its JSON."""
+    print(f"[bench {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def generated(rows: int) -> Path:
+    """`rows` generated leads in files of at most 100k rows (at least 2 files, one per core), cached."""
+    folder = CACHE / "data" / f"rows-{rows}-seed-{SEED}"
+    if not (folder / ".done").is_file():
+        from leadscore.generator import generate
+
+        shutil.rmtree(folder, ignore_errors=True)
+        say(f"generating {rows:,} rows into {folder}")
+        generate(rows, SEED, max(2, -(-rows // ROWS_PER_FILE)), folder)
+        (folder / ".done").touch()
+    return folder
+
+
+def session(lakehouse: Path, tracking_uri: str | None = None, **overrides):
+    """A child's Spark session and config: local, on its own lakehouse (and the model's tracking store, when it
+    scores), without the Spark UI; `overrides` are config keys a phase sets for what it measures."""
+    from leadscore.config import load_config
+    from leadscore.spark import get_spark
+
+    config = load_config(
+        "local",
+        overrides={
+            "lakehouse": str(lakehouse),
+            "mlflow.tracking_uri": tracking_uri,
+            "spark.ui": False,
+            **overrides,
+        },
+    )
+    return get_spark(config.spark, "leadscore-bench"), config
+
+
+def export_schema():
+    """The export's columns, all strings, plus the empty column its trailing comma makes: what Spark's CSV reader
+    needs to read an export without inferring anything."""
+    from pyspark.sql import types as T
+
+    from leadscore.schema import RAW_NAMES
+
+    return T.StructType([T.StructField(n, T.StringType()) for n in (*RAW_NAMES, "_trailing")])
+
+
+def run_child(argv: list[str], label: str) -> tuple[dict | None, float, float, int]:
+    """Runs a process, sampling the resident memory of its whole tree; (last-line JSON, wall s, peak MB, rc)."""
+    say(f"{label}: {shlex.join(argv)}")
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    peak = 0
+    cpu: dict[int, float] = {}  # CPU seconds per process of the tree, as last seen
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        try:
+            root = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not done.is_set():
+            total = 0
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        total += p.memory_info().rss
+                        times = p.cpu_times()
+                        cpu[p.pid] = times.user + times.system
+            except psutil.Error:
+                break
+            peak = max(peak, total)
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - started
+    lines = [line for line in out.strip().splitlines() if line.startswith("{")]
+    result = json.loads(lines[-1]) if proc.returncode == 0 and lines else None
+    if isinstance(result, dict):  # CPU time of the tree: under load, what the work cost beside what it waited
+        result["cpu_seconds"] = round(sum(cpu.values()), 1)
+    say(f"{label}: {'done' if result is not None else f'FAILED (exit {proc.returncode})'} in {wall:.1f}s, "
+        f"{sum(cpu.values()):.0f} CPU s, peak RSS {peak / 2**20:.0f} MB")  # fmt: skip
+    return result, wall, round(peak / 2**20), proc.returncode
+
+
+def child_argv(phase: str, **args) -> list[str]:
+    """The command that runs one of run.py's children (`CHILDREN` there) in a fresh driver, `args` as its JSON."""
+    return [sys.executable, str(RUN), "--child", phase, "--args", json.dumps(args)]
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """numerator / denominator (ours as a share of a ceiling, a latency as a multiple of another), or None when a
+    phase failed to give either."""
+    return round(numerator / denominator, 2) if numerator and denominator else None
+
+
+def machine() -> dict:
+    """What the figures were taken on (a figure means little without its cores, versions, commit and load)."""
+
+    def git(*a: str) -> str | None:
+        done = subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT, check=False)
+        return done.stdout.strip() or None
+
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "spark_version": version("pyspark"),
+        "delta_version": version("delta-spark"),
+        "python": sys.version.split()[0],
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def fmt(value) -> str:
+    """A figure for latest.md: small ratios and seconds with two decimals, counts and rates with thousands."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value < 100:
+        return f"{value:.2f}"
+    return f"{value:,.0f}" if isinstance(value, int | float) else str(value)
+
+
+def markdown(result: dict) -> str:
+    """latest.md: the run's machine and command, then each stable key with its target, whether it is met, and the
+    load average when its phase ended (a figure taken under load reads differently)."""
+    rows = ["| figure | value | target | met | load avg (1 min) at the end of its phase |", "|---|---:|---|---|---|"]
+    for key in KEYS:
+        value = result.get(key)
+        target = TARGETS.get(key)
+        met = "" if target is None or value is None else (
+            "yes" if (value >= target[1] if target[0] == ">=" else value <= target[1]) else "**no**")  # fmt: skip
+        load = result["load"].get(key)
+        rows.append(f"| `{key}` | {fmt(value)} | {f'{target[0]} {target[1]:,}' if target else ''} | {met} | "
+                    f"{'' if load is None else load} |")  # fmt: skip
+    m = result["machine"]
+    head = (
+        f"Scale `{result['scale']}` ({json.dumps(result['sizes'])}), {m['cores']} cores, {m['memory_gb']} GB, "
+        f"Spark {m['spark_version']}, Delta {m['delta_version']}, commit {(m['git_commit'] or '')[:10]}"
+        f"{' (dirty tree)' if m['git_dirty'] else ''}, {m['date']}.\n\nCommand: `{result['command']}`\n"
+    )
+    return head + "\n" + "\n".join(rows) + "\n"
+
+
+def write(result: dict, out: Path) -> None:
+    """latest.json and latest.md, each replaced whole (written aside, then renamed), so a run cut short leaves the
+    last complete results, never half a file."""
+    for name, text in (("latest.json", json.dumps(result, indent=2) + "\n"), ("latest.md", markdown(result))):
+        temp = out / f"{name}.tmp"
+        temp.write_text(text)
+        temp.replace(out / name)
