@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
@@ -92,8 +92,40 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+class ObservedFigures:
+    """The batch's figures for its record (leadscore.monitoring.batches), observed while the batch is scored: no
+    Spark job of their own. `events` goes on the batch's silver rows, `leads` on the scored rows (one per lead);
+    `figures` is ready once an action has run over both (the scored rows' `localCheckpoint`)."""
+
+    def __init__(self, batch_id: int):
+        self._events = Observation(f"scoring_batch_events_{batch_id}")
+        self._leads = Observation(f"scoring_batch_leads_{batch_id}")
+
+    def events(self, batch: DataFrame) -> DataFrame:
+        # Event times in epoch microseconds: an observed timestamp reaches Python as a Java object.
+        times = [F.unix_micros(F.min("event_ts")), F.unix_micros(F.max("event_ts"))]
+        return batch.observe(
+            self._events,
+            F.count(F.lit(1)).alias("events"),
+            times[0].alias("oldest_event_us"),
+            times[1].alias("newest_event_us"),
+        )
+
+    def leads(self, scored_leads: DataFrame) -> DataFrame:
+        figures: list[Column] = [
+            F.count(KEY).alias("leads_merged"),
+            *[F.percentile_approx("score", q / 100).alias(f"score_p{q}") for q in (10, 50, 90)],
+            *[F.count_if(F.col("priority") == band).alias(band) for band in ("hot", "warm", "cold")],
+        ]
+        return scored_leads.observe(self._leads, *figures)
+
+    def figures(self) -> dict:
+        return {**self._events.get, **self._leads.get}
+
+
 class ScoreBatch:
-    """foreachBatch: the latest event per lead, scored and MERGEd into lead_scores once."""
+    """foreachBatch: the latest event per lead, scored and MERGEd into lead_scores once, the MERGE's commit carrying
+    the batch's record."""
 
     def __init__(self, config: Config, commits: BatchCommits):
         self.config = config
@@ -102,47 +134,33 @@ class ScoreBatch:
         self.challenger = AliasedModel(config, CHALLENGER, required=False) if config.stream.shadow_challenger else None
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        started = time.perf_counter()
+        started = time.time()
         spark = batch.sparkSession
-        table = self.config.table("lead_scores")
-        merged = self.commits.committed(spark, table, batch_id)
-        if merged is None:
-            self.model.refresh()
-            observed = batches.ObservedFigures(batch_id)
-            latest = latest_per_lead(observed.events(batch))
-            if self.challenger is not None:
-                self.challenger.refresh()
-                latest = self.challenger.shadow(latest)
-            scored = score(self.model.model, latest, self.model.threshold, self.config.model.priority)
-            rows = observed.leads(lead_score_rows(scored, self.model.version, batch_id)).localCheckpoint()
-            leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]
-            with self.commits.tagged(spark, batch_id):
-                merge(spark, self.config, rows, leads if len(leads) <= PRUNING_LEADS else None)
-            merged = self.commits.latest_commit(spark, table, batch_id)
-            if merged is None:  # every event older than the lead's stored one: Delta commits no empty MERGE
-                log.info("scores: batch %d: only late events, lead_scores unchanged", batch_id)
-                return
-            version, figures = self.model.version, observed.figures()
-        else:  # a replay whose MERGE committed: its scored rows are in the version that MERGE made
-            rows = table.read(spark, versionAsOf=str(merged["version"])).where(F.col("batch_id") == batch_id)
-            version = rows.select("model_version").first()[0]
-            figures = batches.batch_figures(batch, rows)
-        self._record(spark, figures, merged, batch_id, str(version), time.perf_counter() - started)
-
-    def _record(self, spark: SparkSession, figures: dict, merged, batch_id: int, version: str, seconds: float) -> None:
-        """The batch's row in gold.scoring_batches (idempotent like the MERGE) and its log line."""
-        if not figures["leads_merged"]:
+        replayed = self.commits.committed(spark, self.config.table("lead_scores"), batch_id)
+        if replayed is not None:  # its MERGE committed before a crash: scores and record are in that version
+            log.info("scores: batch %d: already merged into version %d", batch_id, replayed["version"])
             return
-        record = batches.record(
-            figures, merged.asDict(), query_id=self.commits.query_id(spark), batch_id=batch_id,
-            model=(self.model.name, version), seconds=seconds,
-        )  # fmt: skip
-        self.commits.append(self.config.table("scoring_batches"), batches.as_frame(spark, record), batch_id)
+        self.model.refresh()
+        observed = ObservedFigures(batch_id)
+        latest = latest_per_lead(observed.events(batch))
+        if self.challenger is not None:
+            self.challenger.refresh()
+            latest = self.challenger.shadow(latest)
+        scored = score(self.model.model, latest, self.model.threshold, self.config.model.priority)
+        rows = observed.leads(lead_score_rows(scored, self.model.version, batch_id)).localCheckpoint()
+        leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]
+        figures = observed.figures()
+        record = batches.commit_record(figures, (self.model.name, self.model.version), int(started * 1e6))
+        with self.commits.tagged(spark, batch_id, {batches.RECORD: record}):
+            merge(spark, self.config, rows, leads if len(leads) <= PRUNING_LEADS else None)
+        # A batch of late events only (each older than its lead's stored one) commits nothing: Delta makes no empty
+        # MERGE version, so it leaves no record either.
+        newest = figures["newest_event_us"]
         log.info(
-            "scores: batch %d: %d leads merged into version %d; landing -> gold latency %.2fs (newest event) to "
-            "%.2fs (oldest)",
-            batch_id, figures["leads_merged"], merged["version"], record["latency_newest_s"],
-            record["latency_oldest_s"],
+            "scores: batch %d: %d events, %d leads scored by %s version %s in %.2fs; %.2fs after its newest event "
+            "landed",
+            batch_id, figures["events"], figures["leads_merged"], self.model.name, self.model.version,
+            time.time() - started, time.time() - newest / 1e6 if newest is not None else float("nan"),
         )  # fmt: skip
 
 
@@ -150,7 +168,6 @@ def start_stream(spark: SparkSession, config: Config, *, available_now: bool) ->
     checkpoint = config.checkpoint("lead_scores")
     QueryLock.acquire(checkpoint, "scores")
     create_table(spark, config)
-    config.table("scoring_batches").create_if_missing(spark, batches.SCHEMA)
     handler = ScoreBatch(config, BatchCommits(checkpoint))
     handler.model.refresh()  # fail now, not at the first batch, when there is no champion
     writer = (

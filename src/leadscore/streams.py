@@ -60,6 +60,11 @@ def await_query(query: StreamingQuery) -> StreamingQuery:
     return query
 
 
+def commit_tag(query_id: str, batch_id: int, record: dict | None = None) -> str:
+    """A commit's userMetadata: the (query, batch) it belongs to, and what the batch records there, if any."""
+    return json.dumps({"query_id": query_id, "batch_id": batch_id, **(record or {})})
+
+
 class BatchCommits:
     """Exactly-once writes of a foreachBatch query, without Delta's transaction-version lookup.
 
@@ -83,8 +88,15 @@ class BatchCommits:
             self._id = spark.read.json(f"{self.checkpoint}/metadata").first()["id"]
         return self._id
 
-    def tag(self, spark: SparkSession, batch_id: int) -> str:
-        return json.dumps({"query_id": self.query_id(spark), "batch_id": batch_id})
+    def tag(self, spark: SparkSession, batch_id: int, record: dict | None = None) -> str:
+        return commit_tag(self.query_id(spark), batch_id, record)
+
+    def _tags_batch(self, spark: SparkSession, user_metadata: str | None, batch_id: int) -> bool:
+        try:
+            tag = json.loads(user_metadata or "")
+        except ValueError:  # a commit by another writer, with text of its own
+            return False
+        return isinstance(tag, dict) and (tag.get("query_id"), tag.get("batch_id")) == (self.query_id(spark), batch_id)
 
     def committed(self, spark: SparkSession, table: Table, batch_id: int) -> Row | None:
         """This batch's commit to the table (its `DESCRIBE HISTORY` row), if it made one: a replay of the run's
@@ -98,7 +110,7 @@ class BatchCommits:
     def latest_commit(self, spark: SparkSession, table: Table, batch_id: int, lookback: int = 1) -> Row | None:
         """The table's latest commit tagged with this batch, among its last `lookback` ones."""
         history = table.history(spark, lookback).collect()
-        return next((row for row in history if row["userMetadata"] == self.tag(spark, batch_id)), None)
+        return next((row for row in history if self._tags_batch(spark, row["userMetadata"], batch_id)), None)
 
     def written(self, spark: SparkSession, table: Table, batch_id: int) -> bool:
         return self.committed(spark, table, batch_id) is not None
@@ -110,9 +122,10 @@ class BatchCommits:
             table.save(rows.write.mode("append").option("userMetadata", self.tag(spark, batch_id)))
 
     @contextmanager
-    def tagged(self, spark: SparkSession, batch_id: int) -> Iterator[None]:
-        """Tags the commits of the block (a MERGE, say) with this batch, through the session's setting."""
-        spark.conf.set(USER_METADATA, self.tag(spark, batch_id))
+    def tagged(self, spark: SparkSession, batch_id: int, record: dict | None = None) -> Iterator[None]:
+        """Tags the commits of the block (a MERGE, say) with this batch and its record, through the session's
+        setting."""
+        spark.conf.set(USER_METADATA, self.tag(spark, batch_id, record))
         try:
             yield
         finally:

@@ -49,9 +49,7 @@ TABLES: dict[str, TableSpec] = {
             "delta.enableChangeDataFeed": "true",  # the CRM sync reads the table's changes
             "delta.enableDeletionVectors": "true",  # an update marks the old row instead of rewriting its file
         },
-    ),
-    # One row per scores micro-batch, written by the scores stream.
-    "scoring_batches": TableSpec("gold", "scoring_batches", ("committed_at", "batch_id"), STREAMED),
+    ),  # each scores micro-batch's record is in its MERGE's commit (leadscore.monitoring.batches)
     "drift": TableSpec("gold", "drift", ("model_id", "computed_at")),  # drift metrics per monitor run
     # Bins and reference distributions, fixed per model version.
     "drift_baseline": TableSpec("gold", "drift_baseline", ("model_id",)),

@@ -145,7 +145,7 @@ def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, tmp_path, 
 
     schema = bundle_check.variable_values(bundle_check.load().config, "dev")["schema"]
     tables = {}
-    for layer_name in ("bronze_leads", "silver_leads", "gold_lead_scores", "gold_scoring_batches", "gold_drift"):
+    for layer_name in ("bronze_leads", "silver_leads", "gold_lead_scores", "gold_drift"):
         name = f"{LOCAL_CATALOG}.{schema}.{layer_name}"
         assert spark.catalog.tableExists(name), f"{name} was not created"
         location = spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]

@@ -3,6 +3,7 @@ on, one MERGE per batch), so delta-rs meets what it meets in production; the oth
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,37 +13,34 @@ from matplotlib.figure import Figure
 from leadscore.console.reader import DeltaLakeReader
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, model_name
+from leadscore.monitoring import batches
 from leadscore.monitoring.monitor import DRIFT_SCHEMA
+from leadscore.streams import commit_tag
 from leadscore.tables import TABLES
 from tests.conftest import config_for
 from tests.timetravel.test_timetravel import BATCHES, T0, build_lead_scores
 
-# gold.scoring_batches as the scores stream writes it (/work/notes/scoring-batches.md).
-SCORING_BATCHES_SCHEMA = (
-    "query_id string, batch_id long, committed_at timestamp, lead_scores_version long, events long, "
-    "leads_merged long, leads_inserted long, leads_updated long, oldest_event_ts timestamp, newest_event_ts timestamp, "
-    "latency_oldest_s double, latency_newest_s double, model_name string, model_version string, score_p10 double, "
-    "score_p50 double, score_p90 double, hot long, warm long, cold long, batch_seconds double"
-)
 SILVER_SCHEMA = (
     "prospect_id string, lead_number int, event_ts timestamp, event_seq long, last_action string, total_visits int, "
     "total_browsing_time int, avg_listings_viewed_per_session double, _source_file string, _line_number long"
 )
 
 
-def scoring_batch_rows(versions: list[int]) -> list[tuple]:
-    """One row per MERGE version, in the stream's schema."""
-    rows = []
-    for batch_id, version in enumerate(versions):
-        committed = T0 + timedelta(minutes=batch_id + 1, seconds=5)
-        oldest, newest = T0 + timedelta(minutes=batch_id), T0 + timedelta(minutes=batch_id + 1)
-        merged = len(BATCHES[batch_id])
-        rows.append(
-            ("q-1", batch_id, committed, version, merged + 1, merged, merged - 1, 1, oldest, newest,
-             (committed - oldest).total_seconds(), (committed - newest).total_seconds(), "lead_scoring", "3",
-             0.3, 0.6, 0.9, 2, 1, merged - 3, 1.5)
-        )  # fmt: skip
-    return rows
+def scoring_batch_tags() -> list[str]:
+    """Each MERGE's userMetadata as the scores stream writes it: the (query, batch) tag and the batch's record, its
+    newest event landed 5 s before the batch started."""
+    now_us = int(time.time() * 1e6)
+    tags = []
+    for batch_id, rows in enumerate(BATCHES):
+        merged = len(rows)
+        figures = {
+            "events": merged + 1, "oldest_event_us": now_us - 65_000_000, "newest_event_us": now_us - 5_000_000,
+            "leads_merged": merged, "score_p10": 0.3, "score_p50": 0.6, "score_p90": 0.9, "hot": 2, "warm": 1,
+            "cold": merged - 3,
+        }  # fmt: skip
+        record = batches.commit_record(figures, ("lead_scoring", "3"), now_us)
+        tags.append(commit_tag("q-1", batch_id, {batches.RECORD: record}))
+    return tags
 
 
 def drift_rows() -> list[dict]:
@@ -94,7 +92,7 @@ def register_versions(config, folder: Path, aucs: dict[str, float]) -> None:
 def lakehouse(spark, tmp_path_factory):
     config = config_for(tmp_path_factory.mktemp("console") / "lakehouse")
     scores = config.table("lead_scores")
-    build_lead_scores(spark, config, BATCHES)
+    build_lead_scores(spark, config, BATCHES, scoring_batch_tags())
     # lead c: its two scored events, and a late one (older than the stored event) that never moved its score
     events = [
         ("c", 3, T0 + timedelta(minutes=1), 3, "Email Opened", 3, 100, 1.5, "f1.csv", 4),
@@ -107,10 +105,6 @@ def lakehouse(spark, tmp_path_factory):
     config.table("quarantine").save(spark.createDataFrame(quarantine, "_failed_expectations array<string>").write)
     config.table("duplicates").save(spark.createDataFrame([("h",)], "_row_hash string").write)
     config.table("bronze_leads").save(spark.range(8).selectExpr("string(id) AS _row_hash").write)
-    versions = [1, 2, 3]
-    config.table("scoring_batches").save(
-        spark.createDataFrame(scoring_batch_rows(versions), SCORING_BATCHES_SCHEMA).write
-    )
     config.table("drift").save(spark.createDataFrame(drift_rows(), DRIFT_SCHEMA).write)
     register_versions(config, tmp_path_factory.mktemp("runs"), {"gbt": 0.91, "xgboost": 0.93})
     properties = spark.sql(f"DESCRIBE DETAIL {scores.sql_name}").first()["properties"]

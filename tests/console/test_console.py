@@ -90,7 +90,9 @@ def test_pipeline_health_shows_batches_latency_accounting_and_quarantine_reasons
     at = open_page(reader, "pipeline")
     metrics = {metric.label: metric.value for metric in at.metric}
     assert metrics["batches"] == "3" and metrics["leads merged"] == "10"
-    assert metrics["latency, newest event (last batch)"] == "5.0 s"
+    # the newest event landed 5 s before the batch started, its MERGE committed after that (the figures' arithmetic:
+    # tests/monitoring/test_batches.py)
+    assert float(metrics["latency, newest event (last batch)"].removesuffix(" s")) >= 5.0
     assert at.success[0].value == "bronze 8 = silver 4 + quarantine 3 + duplicates 1"
     charts = [kind for kind in element_types(at._tree) if "chart" in kind]
     assert len(charts) == 3, charts  # latency and leads per batch over time, quarantined rows per expectation
@@ -125,7 +127,7 @@ def test_the_model_page_shows_champion_and_challenger(reader):
 def test_pages_of_an_empty_lakehouse_say_what_to_run(tmp_path):
     reader = DeltaLakeReader(config_for(tmp_path / "lakehouse"))
     assert "leadscore stream" in open_page(reader).info[0].value
-    assert "gold.scoring_batches" in open_page(reader, "pipeline").info[0].value
+    assert "gold.lead_scores" in open_page(reader, "pipeline").info[0].value
     assert "leadscore monitor" in open_page(reader, "drift").info[0].value
     assert "leadscore train" in open_page(reader, "model").info[0].value
 

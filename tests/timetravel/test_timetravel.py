@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 from leadscore import cli, scores
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
+from leadscore.streams import USER_METADATA
 from leadscore.timetravel import (
     QUEUE_COLUMNS,
     agent_queue,
@@ -67,10 +68,18 @@ BATCHES = (
 )
 
 
-def build_lead_scores(spark: SparkSession, config: Config, batches: tuple[list[tuple], ...]) -> None:
+def build_lead_scores(
+    spark: SparkSession, config: Config, batches: tuple[list[tuple], ...], tags: list[str] | None = None
+) -> None:
+    """One MERGE per batch; `tags`, when given, are the MERGEs' userMetadata (what the scores stream writes there)."""
     config.table("lead_scores").create_if_missing(spark, spark.createDataFrame([], LEAD_SCORES_SCHEMA).schema)
-    for rows in batches:
-        scores.merge(spark, config, spark.createDataFrame(rows, LEAD_SCORES_SCHEMA))
+    for batch_id, rows in enumerate(batches):
+        if tags:
+            spark.conf.set(USER_METADATA, tags[batch_id])
+        try:
+            scores.merge(spark, config, spark.createDataFrame(rows, LEAD_SCORES_SCHEMA))
+        finally:
+            spark.conf.unset(USER_METADATA)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import pandas as pd
 
 from leadscore.console.reader import Reader
 from leadscore.errors import LeadscoreError
+from leadscore.monitoring import batches
 
 # The call queue's columns: what an agent needs to pick up the phone (the CLI's `leadscore queue` lists the same).
 QUEUE_COLUMNS = (
@@ -93,15 +94,15 @@ def versions(reader: Reader, limit: int | None = None) -> pd.DataFrame:
 
     history["rows_inserted"] = metric(("numTargetRowsInserted", "numOutputRows"))
     history["rows_updated"] = metric(("numTargetRowsUpdated", "numUpdatedRows"))
-    return history.drop(columns="operation_metrics")
+    return history.drop(columns=["operation_metrics", "user_metadata"])
 
 
 def scoring_batches(reader: Reader, limit: int = 500) -> pd.DataFrame:
-    """The scores stream's newest micro-batches, oldest first (for charts over time)."""
-    if not reader.exists("scoring_batches"):
-        return pd.DataFrame()
-    newest = reader.query(f"SELECT * FROM {{scoring_batches}} ORDER BY committed_at DESC LIMIT {int(limit)}")
-    return newest.sort_values("committed_at", ignore_index=True)
+    """The scores stream's micro-batches among lead_scores' newest `limit` versions, oldest first (for charts over
+    time): the record each batch's MERGE commit carries (leadscore.monitoring.batches)."""
+    if not reader.exists("lead_scores"):
+        return pd.DataFrame(columns=list(batches.COLUMNS))
+    return batches.from_history(reader.history("lead_scores", limit))
 
 
 def quarantine_by_expectation(reader: Reader) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?:@(\d+))?\}")
-HISTORY_COLUMNS = ("version", "timestamp", "operation", "operation_metrics")
+HISTORY_COLUMNS = ("version", "timestamp", "operation", "operation_metrics", "user_metadata")
 
 
 class Reader(ABC):
@@ -38,7 +38,8 @@ class Reader(ABC):
 
     @abstractmethod
     def history(self, logical: str, limit: int | None = None) -> pd.DataFrame:
-        """The table's versions, newest first: version, timestamp (UTC), operation, operation_metrics (a dict)."""
+        """The table's versions, newest first: version, timestamp (UTC), operation, operation_metrics (a dict),
+        user_metadata (the commit's text, if its writer gave one)."""
 
     @abstractmethod
     def changes(self, logical: str, where: str) -> pd.DataFrame:
@@ -122,7 +123,7 @@ class DeltaLakeReader(Reader):
         frame = pd.DataFrame(
             [
                 (c["version"], pd.Timestamp(c["timestamp"], unit="ms", tz="UTC"), c["operation"],
-                 dict(c.get("operationMetrics") or {}))
+                 dict(c.get("operationMetrics") or {}), c.get("userMetadata"))
                 for c in commits
             ],
             columns=list(HISTORY_COLUMNS),
@@ -194,6 +195,7 @@ class WarehouseReader(Reader):
                 "timestamp": described["timestamp"],
                 "operation": described["operation"],
                 "operation_metrics": metrics,
+                "user_metadata": described["userMetadata"],
             }
         )
         return frame.sort_values("version", ascending=False, ignore_index=True)

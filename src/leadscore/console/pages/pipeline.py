@@ -24,7 +24,10 @@ if counted["bronze_leads"] is not None and None not in parts:
 st.markdown("#### Scoring micro-batches")
 batches = data.scoring_batches(reader)
 if batches.empty:
-    st.info("No scoring batch recorded yet: the scores stream writes one row per micro-batch to gold.scoring_batches.")
+    st.info(
+        "No scoring batch recorded yet: each micro-batch of the scores stream (`leadscore stream`) records itself in "
+        "its MERGE's commit of gold.lead_scores."
+    )
 else:
     last = batches.iloc[-1]
     cells = st.columns(4)
