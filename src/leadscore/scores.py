@@ -149,18 +149,20 @@ class ScoreBatch:
         scored = score(self.model.model, latest, self.model.threshold, self.config.model.priority)
         rows = observed.leads(lead_score_rows(scored, self.model.version, batch_id)).localCheckpoint()
         leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]
+        if not leads:  # silver files without rows (a batch whose rows all went to quarantine): nothing to score
+            return
         figures = observed.figures()
         record = batches.commit_record(figures, (self.model.name, self.model.version), int(started * 1e6))
         with self.commits.tagged(spark, batch_id, {batches.RECORD: record}):
             merge(spark, self.config, rows, leads if len(leads) <= PRUNING_LEADS else None)
         # A batch of late events only (each older than its lead's stored one) commits nothing: Delta makes no empty
         # MERGE version, so it leaves no record either.
-        newest = figures["newest_event_us"]
+        now = time.time()
         log.info(
             "scores: batch %d: %d events, %d leads scored by %s version %s in %.2fs; %.2fs after its newest event "
             "landed",
             batch_id, figures["events"], figures["leads_merged"], self.model.name, self.model.version,
-            time.time() - started, time.time() - newest / 1e6 if newest is not None else float("nan"),
+            now - started, now - figures["newest_event_us"] / 1e6,
         )  # fmt: skip
 
 

@@ -105,11 +105,7 @@ class BatchCommits:
             self._first_batch = batch_id
         if batch_id != self._first_batch:
             return None
-        return self.latest_commit(spark, table, batch_id, self.LOOKBACK)
-
-    def latest_commit(self, spark: SparkSession, table: Table, batch_id: int, lookback: int = 1) -> Row | None:
-        """The table's latest commit tagged with this batch, among its last `lookback` ones."""
-        history = table.history(spark, lookback).collect()
+        history = table.history(spark, self.LOOKBACK).collect()
         return next((row for row in history if self._tags_batch(spark, row["userMetadata"], batch_id)), None)
 
     def written(self, spark: SparkSession, table: Table, batch_id: int) -> bool:
