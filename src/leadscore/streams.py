@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import re
@@ -19,6 +18,7 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery, StreamingQue
 from pyspark.sql.streaming.listener import StreamingQueryProgress
 from pyspark.sql.utils import is_remote
 
+from leadscore import commit_tags
 from leadscore.errors import LeadscoreError
 from leadscore.tables import Table
 
@@ -60,11 +60,6 @@ def await_query(query: StreamingQuery) -> StreamingQuery:
     return query
 
 
-def commit_tag(query_id: str, batch_id: int, record: dict | None = None) -> str:
-    """A commit's userMetadata: the (query, batch) it belongs to, and what the batch records there, if any."""
-    return json.dumps({"query_id": query_id, "batch_id": batch_id, **(record or {})})
-
-
 class BatchCommits:
     """Exactly-once writes of a foreachBatch query, without Delta's transaction-version lookup.
 
@@ -89,14 +84,11 @@ class BatchCommits:
         return self._id
 
     def tag(self, spark: SparkSession, batch_id: int, record: dict | None = None) -> str:
-        return commit_tag(self.query_id(spark), batch_id, record)
+        return commit_tags.tag(self.query_id(spark), batch_id, record)
 
     def _tags_batch(self, spark: SparkSession, user_metadata: str | None, batch_id: int) -> bool:
-        try:
-            tag = json.loads(user_metadata or "")
-        except ValueError:  # a commit by another writer, with text of its own
-            return False
-        return isinstance(tag, dict) and (tag.get("query_id"), tag.get("batch_id")) == (self.query_id(spark), batch_id)
+        tag = commit_tags.parsed(user_metadata)
+        return tag is not None and (tag["query_id"], tag["batch_id"]) == (self.query_id(spark), batch_id)
 
     def committed(self, spark: SparkSession, table: Table, batch_id: int) -> Row | None:
         """This batch's commit to the table (its `DESCRIBE HISTORY` row), if it made one: a replay of the run's

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
+from leadscore import commit_tags
 from leadscore.console.reader import DeltaLakeReader
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, model_name
 from leadscore.monitoring import batches
 from leadscore.monitoring.monitor import DRIFT_SCHEMA
-from leadscore.streams import commit_tag
 from leadscore.tables import TABLES
 from tests.conftest import config_for
 from tests.timetravel.test_timetravel import BATCHES, T0, build_lead_scores
@@ -39,7 +39,7 @@ def scoring_batch_tags() -> list[str]:
             "cold": merged - 3,
         }  # fmt: skip
         record = batches.commit_record(figures, ("lead_scoring", "3"), now_us)
-        tags.append(commit_tag("q-1", batch_id, {batches.RECORD: record}))
+        tags.append(commit_tags.tag("q-1", batch_id, {batches.RECORD: record}))
     return tags
 
 

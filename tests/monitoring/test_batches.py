@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from leadscore import commit_tags
 from leadscore.monitoring import batches
-from leadscore.streams import commit_tag
 
 COMMITTED = pd.Timestamp("2026-11-27 10:00:10", tz="UTC")
 MICROS = int(pd.Timestamp("2026-11-27 10:00:00", tz="UTC").value // 1000)
@@ -23,9 +23,9 @@ def test_the_record_comes_back_with_what_only_the_commit_knows_and_other_commits
     record = batches.commit_record(FIGURES, ("lead_scoring_full", "7"), MICROS + 2_000_000)
     history = pd.DataFrame(
         [
-            commit(4, commit_tag("q", 3, {batches.RECORD: record}), {"numTargetRowsInserted": "6",
+            commit(4, commit_tags.tag("q", 3, {batches.RECORD: record}), {"numTargetRowsInserted": "6",
                                                                      "numTargetRowsUpdated": "3"}),
-            commit(3, commit_tag("q", 2)),  # tagged by a batch that records nothing there (an ingest append)
+            commit(3, commit_tags.tag("q", 2)),  # tagged by a batch that records nothing there (an ingest append)
             commit(2, "a note someone left"),
             commit(1, None),  # OPTIMIZE, CREATE TABLE
         ],

@@ -13,9 +13,9 @@ delta-rs without a JVM locally), as `from_history` shapes them. Plain Python and
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
+
+from leadscore import commit_tags
 
 RECORD = "scoring_batch"  # the record's key in the commit's userMetadata (the tag's query_id and batch_id beside it)
 # The figures observed while the batch is scored (leadscore.scores.ObservedFigures), times in epoch microseconds.
@@ -42,11 +42,8 @@ def from_history(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def _row(commit) -> dict | None:
-    try:
-        tag = json.loads(commit.user_metadata or "")
-    except ValueError:
-        return None
-    if not isinstance(tag, dict) or RECORD not in tag:
+    tag = commit_tags.parsed(commit.user_metadata)
+    if tag is None or RECORD not in tag:
         return None
     record, committed = tag[RECORD], pd.Timestamp(commit.timestamp)
     committed = committed.tz_localize("UTC") if committed.tzinfo is None else committed
