@@ -5,15 +5,13 @@ fails the micro-batch with an error naming it (and the line) before anything is 
 its number. Spark's CSV reader is not the source: it skips blank lines (so lines after one are misnumbered),
 yields nothing for an empty or header-only file, and cannot say where a row was in its file.
 
-Parsing runs in the JVM: lines without a quote (about 96% of a real export) are split on the delimiter; lines with
-one take the CSV-aware path (quoted fields, doubled quotes, the damage it can repair). Only a file holding a quoted
-field that spans lines goes through Python (`records_of`), which joins those lines into one record.
+Parsing runs in the JVM, without a Python round trip: lines without a quote (about 96% of a real export) are split
+on the delimiter; lines with one take the CSV-aware path (quoted fields, doubled quotes, the damage it can repair).
+Only a file holding a quoted field that spans lines pays for `records_of`, which joins those lines into one record.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from pyspark.errors import AnalysisException
@@ -29,6 +27,10 @@ FIELD_COUNT = len(RAW_NAMES)
 _FIELD = r'"(?:[^"]|"")*+"|[^,"][^,]*+|'
 LINE_PATTERN = rf"^(?:{_FIELD})(?:,(?:{_FIELD}))*+$"
 FIELDS_PATTERN = rf"(?:^|,)({_FIELD})"
+# The same for a record that may span lines: a line break only inside a quoted field.
+_RECORD_FIELD = r'"(?:[^"]|"")*+"|[^,"\n][^,\n]*+|'
+RECORD_PATTERN = rf"^(?:{_RECORD_FIELD})(?:,(?:{_RECORD_FIELD}))*+$"
+RECORD_FIELDS_PATTERN = rf"(?:^|,)({_RECORD_FIELD})"
 # A whole row written as one quoted field (its own quotes doubled inside), perhaps followed by trailing delimiters.
 WRAPPED_PATTERN = r'^"((?:[^"]|"")*)",*$'
 LANDING_MAX_FILE_AGE = "36500d"  # a century: no landed file is too old to be taken
@@ -43,7 +45,6 @@ BINARY_FILE_SCHEMA = T.StructType(
         T.StructField("content", T.BinaryType()),
     ]
 )
-RECORDS = T.ArrayType(T.StructType([T.StructField("line", T.LongType()), T.StructField("text", T.StringType())]))
 REPLACEMENT_CHARACTER = "\ufffd"  # what decoding puts where bytes were invalid in the file's encoding
 UTF8 = "utf-8"
 BRONZE_METADATA = (
@@ -84,52 +85,78 @@ def _first_difference(expected: Column, found: Column) -> Column:
 
 def _opens_record(line: Column) -> Column:
     """The line holds a quote and is not a whole CSV line: a quoted field opened and not closed on it."""
-    return (F.instr(line, '"') > 0) & ~F.rtrim(line, F.lit("\r")).rlike(LINE_PATTERN)
+    return (F.instr(line, '"') > 0) & ~line.rlike(LINE_PATTERN)
 
 
-def _record_fields(text: str) -> list[str] | None:
-    """The fields of one CSV record (which may hold line breaks inside quotes), or None if it is not exactly one."""
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
-    except csv.Error:
-        return None
-    if len(rows) != 1:
-        return None
-    fields = rows[0]
-    while len(fields) > FIELD_COUNT and fields[-1] == "":
-        fields.pop()
-    return fields
+def _is_record(text: Column) -> Column:
+    """The text is exactly one CSV record of the export's columns (a quoted field may hold line breaks, an unquoted
+    one may not), trailing delimiters aside."""
+    fields = F.regexp_extract_all(text, F.lit(RECORD_FIELDS_PATTERN), F.lit(1))
+    return text.rlike(RECORD_PATTERN) & (F.size(_without_trailing_empties(fields)) == FIELD_COUNT)
 
 
-def records_of(lines: list[str]) -> list[tuple[int, str]]:
-    """(line number, text) of each record of a file's data lines, numbered from 2 (the header is line 1).
-
-    A line whose quoted field is not closed is joined with the lines after it when, together, they make one record
-    of the export's columns; otherwise it stands alone (bronze rescues it as broken quoting) and the next line starts
-    a record of its own. So a damaged quote never swallows the good rows after it.
-    """
-    records, i = [], 0
-    while i < len(lines):
-        line = lines[i].rstrip("\r")
-        joined = None
-        if '"' in line and _record_fields(line) is None:
-            for end in range(i + 1, min(i + MAX_RECORD_LINES, len(lines))):
-                candidate = "\n".join(x.rstrip("\r") for x in lines[i : end + 1])
-                fields = _record_fields(candidate)
-                if fields is not None and len(fields) == FIELD_COUNT:
-                    joined = (end, candidate)
-                    break
-        if joined is None:
-            records.append((i + 2, line))
-            i += 1
-        else:
-            records.append((i + 2, joined[1]))
-            i = joined[0] + 1
-    return records
+def _joined(lines: Column, start: Column, end: Column) -> Column:
+    """Lines `start`..`end` (0-based, inclusive) joined by line breaks."""
+    return F.array_join(F.slice(lines, start + 1, end - start + 1), "\n")
 
 
-def _records_or_none(lines: list[str] | None) -> list[tuple[int, str]] | None:
-    return None if lines is None else records_of(lines)
+def record_ends(lines: Column) -> Column:
+    """Per line (0-based): where the record it opens ends, if joining it with the lines after it (up to
+    MAX_RECORD_LINES in all) makes one record of the export's columns; else null."""
+    last = F.size(lines) - 1
+    return F.transform(
+        lines,
+        lambda line, i: F.when(
+            _opens_record(line) & (i < last),
+            F.try_element_at(
+                F.filter(
+                    F.sequence(i + 1, F.least(i + MAX_RECORD_LINES - 1, last)),
+                    lambda end: _is_record(_joined(lines, i, end)),
+                ),
+                F.lit(1),
+            ),
+        ),
+    )
+
+
+SPANS = T.ArrayType(T.StructType([T.StructField("start", T.IntegerType()), T.StructField("end", T.IntegerType())]))
+
+
+def record_spans(ends: Column) -> Column:
+    """The records joined, taken left to right: a line opens one only if no record joined before it covers it, so a
+    damaged quote never swallows the good rows after it."""
+    lines = F.sequence(F.lit(0), F.size(ends) - 1)
+    return F.aggregate(
+        lines,
+        F.struct(F.lit(0).alias("next"), F.array().cast(SPANS).alias("spans")),
+        lambda taken, i: F.when(
+            (i >= taken["next"]) & ends[i].isNotNull(),
+            F.struct(
+                (ends[i] + 1).alias("next"),
+                F.array_append(taken["spans"], F.struct(i.alias("start"), ends[i].alias("end"))).alias("spans"),
+            ),
+        ).otherwise(taken),
+    )["spans"]
+
+
+def records_of(lines: Column, spans: Column) -> Column:
+    """A file's data lines -> its records as (line number, text), numbered from 2 (the header is line 1): the lines
+    a span covers joined by line breaks and numbered by the first, every other line alone (bronze rescues an
+    unclosed quote no lines complete as broken quoting)."""
+    starts = F.filter(
+        F.sequence(F.lit(0), F.size(lines) - 1),
+        lambda i: ~F.exists(spans, lambda s: (i > s["start"]) & (i <= s["end"])),
+    )
+    return F.transform(
+        starts,
+        lambda i: F.struct(
+            (i + 2).cast("long").alias("line"),
+            F.coalesce(
+                _joined(lines, i, F.try_element_at(F.filter(spans, lambda s: s["start"] == i), F.lit(1))["end"]),
+                lines[i],
+            ).alias("text"),
+        ),
+    )
 
 
 def _is_utf8(encoding: str) -> bool:
@@ -203,22 +230,20 @@ def split_files(files: DataFrame, encoding: str = UTF8) -> DataFrame:
             ),
         )
         .when(F.col("_data_lines") < 1, fail(F.lit(" has a header but no lead rows")))
-        .otherwise(F.slice(lines, 2, F.col("_data_lines")))
+        .otherwise(F.transform(F.slice(lines, 2, F.col("_data_lines")), lambda line: F.rtrim(line, F.lit("\r"))))
         .alias("_data"),
     )  # fmt: skip
     data = F.col("_data")
-    flagged = checked.select("*", F.exists(data, _opens_record).alias("_spans_lines"))
     spans_lines = F.col("_spans_lines")
-    numbered = F.transform(
-        data, lambda line, i: F.struct((i + 2).cast("long").alias("line"), F.rtrim(line, F.lit("\r")).alias("text"))
-    )
-    # Wrapped where it is used, not at import: a UDF is bound to the kind of session (classic or Connect) active
-    # when it is made.
-    records_udf = F.udf(_records_or_none, RECORDS)
-    records = flagged.select(
+    flagged = checked.select("*", F.exists(data, _opens_record).alias("_spans_lines"))
+    # Only a file with a quoted field spanning lines pays for joining them; each step its own projection, computed once.
+    ended = flagged.select("*", F.when(spans_lines, record_ends(data)).alias("_ends"))
+    spanned = ended.select("*", F.when(spans_lines, record_spans(F.col("_ends"))).alias("_spans"))
+    numbered = F.transform(data, lambda line, i: F.struct((i + 2).cast("long").alias("line"), line.alias("text")))
+    records = spanned.select(
         "path",
         "modificationTime",
-        F.when(spans_lines, records_udf(F.when(spans_lines, data))).otherwise(numbered).alias("_records"),
+        F.when(spans_lines, records_of(data, F.col("_spans"))).otherwise(numbered).alias("_records"),
     )
     # explode_outer: a plain explode makes the optimizer infer a `size(_records) > 0` filter and push it below,
     # which would compute every step above twice. `_records` is never empty (a file without rows fails above).

@@ -147,10 +147,31 @@ def test_split_files_keeps_a_quoted_field_that_spans_lines_as_one_record(spark):
     assert row["_rescued_data"] is None
 
 
-def test_records_of_never_lets_an_unclosed_quote_swallow_the_rows_after_it():
+def records(spark, *lines: str) -> list[tuple[int, str]]:
+    content = (HEADER + "\r\n" + "\r\n".join(lines) + "\r\n").encode()
+    rows = bronze.split_files(files_frame(spark, content)).orderBy("_line_number").collect()
+    return [(r["_line_number"], r["_line"]) for r in rows]
+
+
+def test_an_unclosed_quote_never_swallows_the_rows_after_it(spark):
     good = ",".join(FIELDS)
     broken = ",".join(FIELDS[:10] + ['"Email Opened'] + FIELDS[11:])
-    assert bronze.records_of([good, broken, good, good]) == [(2, good), (3, broken), (4, good), (5, good)]
+    assert records(spark, good, broken, good, good) == [(2, good), (3, broken), (4, good), (5, good)]
+
+
+def test_a_record_is_numbered_by_its_first_line_and_a_quote_no_lines_close_stands_alone(spark):
+    spanning = list(FIELDS)
+    spanning[24] = '"Will revert\r\nafter reading the email"'
+    good, record = ",".join(FIELDS), ",".join(spanning)
+    dangling = ",".join(FIELDS[:5] + ['"never closed'] + FIELDS[6:])
+    joined = record.replace("\r\n", "\n")
+    assert records(spark, record, good, record, dangling, good) == [
+        (2, joined),
+        (4, good),
+        (5, joined),
+        (7, dangling),
+        (8, good),
+    ]
 
 
 def test_a_declared_encoding_decodes_and_still_names_bytes_invalid_in_it(spark):
