@@ -34,7 +34,8 @@ NEWER = (
     "(s.event_file > t.event_file OR (s.event_file = t.event_file AND s.event_seq > t.event_seq)))"
 )
 # A batch of at most this many leads names them in the MERGE condition: Delta then skips the files whose
-# prospect_id statistics rule them out instead of joining the batch with every file of the table.
+# prospect_id statistics rule them out instead of joining the batch with every file of the table. A larger batch (a
+# backlog) first asks whether the table holds any of its leads, and is appended when it holds none.
 PRUNING_LEADS = 2_000
 BATCH_VIEW = "leadscore_scored_batch"
 
@@ -90,6 +91,26 @@ def merge(spark: SparkSession, config: Config, rows: DataFrame, leads: list[str]
 
 def _sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def write_scores(spark: SparkSession, config: Config, rows: DataFrame, leads: list[str]) -> str:
+    """One commit of the batch's rows (one per lead, materialised) into lead_scores; returns the write it made.
+
+    A backlog (more than PRUNING_LEADS leads) none of whose leads the table holds yet (a first drain, a backfill of
+    new leads) is appended: a MERGE of new leads only would still join them with the table and go through Delta's
+    MERGE machinery, for the same rows. One join of the leads' ids with the table's decides it; a batch with leads
+    the table holds is MERGEd as any other. A small batch (the real-time path) is MERGEd without asking: its MERGE
+    is pruned to the files that may hold its leads, and the question would cost as much as it could save.
+    """
+    table = config.table("lead_scores")
+    if len(leads) <= PRUNING_LEADS:
+        merge(spark, config, rows, leads)
+        return "merge"
+    if rows.join(table.read(spark).select(KEY), KEY, "left_semi").isEmpty():
+        table.save(rows.write.mode("append"))
+        return "append"
+    merge(spark, config, rows)
+    return "merge"
 
 
 class ObservedFigures:
@@ -148,20 +169,20 @@ class ScoreBatch:
             latest = self.challenger.shadow(latest)
         scored = score(self.model.model, latest, self.model.threshold, self.config.model.priority)
         rows = observed.leads(lead_score_rows(scored, self.model.version, batch_id)).localCheckpoint()
-        leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]
+        leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]  # named if few
         if not leads:  # silver files without rows (a batch whose rows all went to quarantine): nothing to score
             return
         figures = observed.figures()
         record = batches.commit_record(figures, (self.model.name, self.model.version), int(started * 1e6))
         with self.commits.tagged(spark, batch_id, {batches.RECORD: record}):
-            merge(spark, self.config, rows, leads if len(leads) <= PRUNING_LEADS else None)
+            written = write_scores(spark, self.config, rows, leads)
         # A batch of late events only (each older than its lead's stored one) commits nothing: Delta makes no empty
         # MERGE version, so it leaves no record either.
         now = time.time()
         log.info(
-            "scores: batch %d: %d events, %d leads scored by %s version %s in %.2fs; %.2fs after its newest event "
-            "landed",
-            batch_id, figures["events"], figures["leads_merged"], self.model.name, self.model.version,
+            "scores: batch %d: %d events, %d leads scored by %s version %s (%s) in %.2fs; %.2fs after its newest "
+            "event landed",
+            batch_id, figures["events"], figures["leads_merged"], self.model.name, self.model.version, written,
             now - started, now - figures["newest_event_us"] / 1e6,
         )  # fmt: skip
 

@@ -47,3 +47,18 @@ def test_a_history_without_records_gives_no_rows_with_the_columns():
                                                         "user_metadata"])  # fmt: skip
     assert list(batches.from_history(history).columns) == list(batches.COLUMNS)
     assert batches.from_history(history).empty
+
+
+def test_a_backlog_appended_counts_its_leads_as_inserted():
+    record = batches.commit_record(FIGURES, ("lead_scoring_full", "7"), MICROS)
+    appended = (
+        0,
+        COMMITTED,
+        "WRITE",
+        {"numOutputRows": "9", "numFiles": "1"},
+        commit_tags.tag("q", 0, {batches.RECORD: record}),
+    )
+    history = pd.DataFrame([appended], columns=["version", "timestamp", "operation", "operation_metrics",
+                                                 "user_metadata"])  # fmt: skip
+    [row] = batches.from_history(history).to_dict("records")
+    assert (row["leads_inserted"], row["leads_updated"]) == (9, 0)

@@ -76,6 +76,27 @@ def test_naming_the_leads_prunes_nothing_it_should_not(spark, config):
     assert [(r["prospect_id"], r["score"]) for r in current(spark, table).collect()] == [("a", 0.2), ("o'hara", 0.8)]
 
 
+def test_a_backlog_of_leads_the_table_does_not_hold_is_appended_and_one_it_holds_merged(spark, config, monkeypatch):
+    monkeypatch.setattr(scores, "PRUNING_LEADS", 1)  # any batch of two leads or more is a backlog
+    table = create(spark, config)
+
+    def write(*rows):
+        frame = spark.createDataFrame(list(rows), ROWS_DDL)
+        return scores.write_scores(spark, config, frame, [r[0] for r in rows])
+
+    assert write(row("a", 0.2, T1), row("b", 0.3, T1)) == "append"
+    assert write(row("c", 0.4, T1), row("d", 0.5, T1)) == "append"
+    assert write(row("b", 0.9, T2), row("e", 0.6, T1), row("a", 0.1, T0)) == "merge"  # b newer; a's event is late
+    assert write(row("e", 0.7, T2)) == "merge"  # a small batch: MERGEd without asking
+    operations = [r["operation"] for r in table.history(spark).orderBy("version").collect()]
+    assert operations == ["CREATE TABLE", "WRITE", "WRITE", "MERGE", "MERGE"]
+    expected = spark.createDataFrame(
+        [("a", 0.2, T1, 2), ("b", 0.9, T2, 2), ("c", 0.4, T1, 2), ("d", 0.5, T1, 2), ("e", 0.7, T2, 2)],
+        "prospect_id string, score double, event_ts timestamp, event_seq long",
+    )
+    assert_df_equality(current(spark, table), expected, ignore_nullable=True)
+
+
 def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, config, tmp_path):
     table = create(spark, config)
     checkpoint = tmp_path / "checkpoint"

@@ -88,12 +88,8 @@ def versions(reader: Reader, limit: int | None = None) -> pd.DataFrame:
     if not reader.exists("lead_scores"):
         return pd.DataFrame(columns=["version", "timestamp", "operation", "rows_inserted", "rows_updated"])
     history = reader.history("lead_scores", limit)
-
-    def metric(names: tuple[str, ...]):
-        return history["operation_metrics"].map(lambda m: int(next((m[n] for n in names if n in m), 0)))
-
-    history["rows_inserted"] = metric(("numTargetRowsInserted", "numOutputRows"))
-    history["rows_updated"] = metric(("numTargetRowsUpdated", "numUpdatedRows"))
+    for column, names in (("rows_inserted", batches.INSERTED_METRICS), ("rows_updated", batches.UPDATED_METRICS)):
+        history[column] = history["operation_metrics"].map(lambda m, names=names: batches.metric(m, names))
     return history.drop(columns=["operation_metrics", "user_metadata"])
 
 

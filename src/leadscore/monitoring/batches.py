@@ -1,6 +1,7 @@
-"""The scores stream's micro-batches, one record each: written into the batch's MERGE commit, read from history.
+"""The scores stream's micro-batches, one record each: written into the batch's commit, read from history.
 
-A scores micro-batch commits exactly one version of gold.lead_scores, its MERGE. The batch's record (its events and
+A scores micro-batch commits exactly one version of gold.lead_scores: its MERGE (or, for a backlog of leads the table
+does not hold yet, its append: leadscore.scores.write_scores). The batch's record (its events and
 leads, score quantiles and priority bands, the model, when it started) rides in that commit's `userMetadata`, beside
 the (query, batch) tag that makes the MERGE idempotent. So the record is atomic with the scores it describes, a
 replayed batch cannot record itself twice, and the batch pays for no second write: a Delta append to a table of its
@@ -26,10 +27,19 @@ COLUMNS = (
     "leads_updated", "oldest_event_ts", "newest_event_ts", "latency_oldest_s", "latency_newest_s", "model_name",
     "model_version", "score_p10", "score_p50", "score_p90", "hot", "warm", "cold", "batch_seconds",
 )  # fmt: skip
+# Rows a commit inserted and updated, by the name its operation gives the metric: a MERGE's, then an append's
+# (inserts only) or an UPDATE's.
+INSERTED_METRICS = ("numTargetRowsInserted", "numOutputRows")
+UPDATED_METRICS = ("numTargetRowsUpdated", "numUpdatedRows")
+
+
+def metric(metrics: dict, names: tuple[str, ...]) -> int:
+    """The first of `names` the commit's operation metrics have, 0 if none."""
+    return int(next((metrics[name] for name in names if name in metrics), 0))
 
 
 def commit_record(figures: dict, model: tuple[str, str], started_us: int) -> dict:
-    """What a batch writes into its MERGE's commit: the observed figures, the model that scored, when it started."""
+    """What a batch writes into its commit: the observed figures, the model that scored, when it started."""
     return {**{name: figures[name] for name in OBSERVED}, "model": list(model), "started_us": started_us}
 
 
@@ -61,8 +71,8 @@ def _row(commit) -> dict | None:
         "batch_id": tag["batch_id"],
         "committed_at": committed,
         "lead_scores_version": commit.version,
-        "leads_inserted": int(metrics.get("numTargetRowsInserted", 0)),
-        "leads_updated": int(metrics.get("numTargetRowsUpdated", 0)),
+        "leads_inserted": metric(metrics, INSERTED_METRICS),
+        "leads_updated": metric(metrics, UPDATED_METRICS),
         "oldest_event_ts": at(record["oldest_event_us"]),
         "newest_event_ts": at(record["newest_event_us"]),
         "latency_oldest_s": seconds_to_commit(record["oldest_event_us"]),
