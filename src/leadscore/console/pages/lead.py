@@ -40,8 +40,9 @@ cells[4].metric("last event (UTC)", f"{lead['event_ts']:%Y-%m-%d %H:%M:%S}")
 history = data.lead_history(reader, asked)
 st.markdown("#### Score across table versions")
 st.caption(
-    "Each version of gold.lead_scores that changed this lead (one MERGE per stream micro-batch), from the table's "
-    "change data feed: its score and priority from then on, and the event that set them."
+    "Each version of gold.lead_scores that changed this lead (one commit per stream micro-batch: its MERGE, or a "
+    "backlog's append), from the table's change data feed: its score and priority from then on, and the event that "
+    "set them."
 )
 trend = alt.Chart(history).mark_line(point=alt.OverlayMarkDef(size=80), interpolate="step-after")
 st.altair_chart(
