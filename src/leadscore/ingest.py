@@ -187,10 +187,12 @@ def start(spark: SparkSession, config: Config, source: str, *, available_now: bo
     bronze.check_landing(spark, source)
     checkpoint = checkpoint_for(config, source)
     QueryLock.acquire(checkpoint, "ingest")
+    # Asked before the tables are created: in a new lakehouse there is no bronze, so nothing to ask it.
+    earlier = EarlierLandings.for_query(spark, config, checkpoint)
     create_tables(spark, config)
     encoding = config.ingest.encoding
     bronze.legacy_charsets(spark, encoding)
-    handler = IngestBatch(config, BatchCommits(checkpoint), EarlierLandings.for_query(spark, config, checkpoint))
+    handler = IngestBatch(config, BatchCommits(checkpoint), earlier)
     files = bronze.read_landing(spark, source, config.ingest.max_files_per_trigger)
     writer = (
         deliveries(parsed_and_judged(files, encoding))
