@@ -126,8 +126,10 @@ class IngestBatch:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
-        # Materialised once: the parse and the stream's de-duplication state are not run again by each write.
-        batch = batch.persist(StorageLevel.MEMORY_AND_DISK)
+        # Materialised once: the parse and the stream's de-duplication state are not run again by each write. On
+        # local disk, not the heap: a backfill's batch (1M rows, 100k-row files) kept in memory beside the parse's
+        # whole-file buffers ran a 2 GB driver out of heap (docs/performance.md); a small batch's block is a few KB.
+        batch = batch.persist(StorageLevel.DISK_ONLY)
         try:
             if self.earlier is not None:
                 batch = self.earlier.unseen(batch)
