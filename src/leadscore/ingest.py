@@ -28,6 +28,7 @@ log = logging.getLogger("leadscore")
 
 PROBE = "_probe"
 BROADCAST_ROWS = 200_000  # contents delivered more than once in a batch, or before it: joined by broadcast up to this
+ROWS_PER_WRITER = 100_000  # fewer rows than this are appended as one file
 
 
 def parsed_and_judged(files: DataFrame, encoding: str) -> DataFrame:
@@ -121,44 +122,45 @@ class IngestBatch:
         self.commits = commits
         self.earlier = earlier
 
-    def _append(self, logical: str, rows: DataFrame, batch_id: int) -> None:
-        self.commits.append(self.config.table(logical), rows.coalesce(1), batch_id)
+    def _append(self, logical: str, rows: DataFrame, batch_id: int, size: int) -> None:
+        """Appends `size` rows: one file from a live micro-batch; a backfill's batch in the partitions Spark's file
+        source sized for the cores (one writer of a 1M-row batch took 17 s for bronze, 16 s for silver)."""
+        self.commits.append(self.config.table(logical), rows.coalesce(1) if size < ROWS_PER_WRITER else rows, batch_id)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
-        # Materialised once: the parse and the stream's de-duplication state are not run again by each write. On
-        # local disk, not the heap: a backfill's batch (1M rows, 100k-row files) kept in memory beside the parse's
-        # whole-file buffers ran a 2 GB driver out of heap (docs/performance.md); a small batch's block is a few KB.
-        batch = batch.persist(StorageLevel.DISK_ONLY)
-        try:
-            if self.earlier is not None:
-                batch = self.earlier.unseen(batch)
-            rows = batch.where(~F.col(PROBE)).select(
-                *[c for c in batch.columns if c != PROBE],
-                F.current_timestamp().alias("_ingested_at"),
-                F.lit(self.commits.query_id(spark)).alias("_ingest_query_id"),
-                F.lit(batch_id).cast("long").alias("_ingest_batch_id"),
-            )
-            exceptions = silver.delivery_exceptions(rows, batch.where(F.col(PROBE))).localCheckpoint()
-            small = exceptions.count() <= BROADCAST_ROWS
-            classified = silver.classify(
-                silver.mark_first_deliveries(rows, F.broadcast(exceptions) if small else exceptions)
-            )
-            self._append("bronze_leads", silver.bronze_rows(rows), batch_id)
-            outcome_counts = [F.count_if(F.col("_outcome") == o).alias(o) for o in ("quarantine", "duplicate")]
-            if self.commits.written(spark, self.config.table("silver_leads"), batch_id):
-                counts = classified.agg(*outcome_counts).first().asDict()  # a replay: silver holds the batch
-            else:  # counted while silver is written, without a pass of their own
-                outcomes = Observation(f"outcomes_{batch_id}")
-                counted = classified.observe(outcomes, *outcome_counts)
-                self._append("silver_leads", silver.silver_rows(counted), batch_id)
-                counts = outcomes.get
-            for outcome in ("quarantine", "duplicate"):
-                if counts[outcome]:  # an empty append would still commit a table version
-                    logical, rows_of = silver.OUTPUTS[outcome]
-                    self._append(logical, rows_of(classified), batch_id)
-        finally:
-            batch.unpersist()
+        # Materialised once, so the parse and the stream's de-duplication state are not run again by each write: as
+        # rows on local disk (a local checkpoint), not Spark's columnar cache, whose encoding doubled the cost of a
+        # 1M-row batch's parse (docs/performance.md), and not the heap, which a backfill's batch beside the parse's
+        # whole-file buffers ran out of.
+        batch = batch.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
+        if self.earlier is not None:
+            batch = self.earlier.unseen(batch)
+        rows = batch.where(~F.col(PROBE)).select(
+            *[c for c in batch.columns if c != PROBE],
+            F.current_timestamp().alias("_ingested_at"),
+            F.lit(self.commits.query_id(spark)).alias("_ingest_query_id"),
+            F.lit(batch_id).cast("long").alias("_ingest_batch_id"),
+        )
+        exceptions = silver.delivery_exceptions(rows, batch.where(F.col(PROBE))).localCheckpoint()
+        size = rows.count()
+        small = exceptions.count() <= BROADCAST_ROWS
+        classified = silver.classify(
+            silver.mark_first_deliveries(rows, F.broadcast(exceptions) if small else exceptions)
+        )
+        self._append("bronze_leads", silver.bronze_rows(rows), batch_id, size)
+        outcome_counts = [F.count_if(F.col("_outcome") == o).alias(o) for o in ("quarantine", "duplicate")]
+        if self.commits.written(spark, self.config.table("silver_leads"), batch_id):
+            counts = classified.agg(*outcome_counts).first().asDict()  # a replay: silver holds the batch
+        else:  # counted while silver is written, without a pass of their own
+            outcomes = Observation(f"outcomes_{batch_id}")
+            counted = classified.observe(outcomes, *outcome_counts)
+            self._append("silver_leads", silver.silver_rows(counted), batch_id, size)
+            counts = outcomes.get
+        for outcome in ("quarantine", "duplicate"):
+            if counts[outcome]:  # an empty append would still commit a table version
+                logical, rows_of = silver.OUTPUTS[outcome]
+                self._append(logical, rows_of(classified), batch_id, counts[outcome])
 
 
 def checkpoint_for(config: Config, source: str) -> str:

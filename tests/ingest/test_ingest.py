@@ -13,6 +13,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import functions as F
 
 from leadscore import cli
+from leadscore import ingest as ingest_module
 from leadscore.errors import LeadscoreError
 from leadscore.generator import generate
 from leadscore.ingest import ingest
@@ -80,6 +81,20 @@ def test_a_clean_batch_commits_one_silver_file_and_nothing_to_the_other_outcomes
     assert (silver_commit["operation"], silver_commit["operationMetrics"]["numFiles"]) == ("WRITE", "1")
     for logical in ("quarantine", "duplicates"):  # created empty; an empty batch adds no version
         assert [r["operation"] for r in config.table(logical).history(spark).collect()] == ["CREATE TABLE"]
+
+
+def test_a_backfill_batch_is_written_one_file_per_file_split(spark, config, tmp_path, monkeypatch):
+    """A batch of ROWS_PER_WRITER rows or more (a backfill) is not funnelled through one writing task: each file
+    split of the landing source writes its own file; an outcome with fewer rows is still one file."""
+    monkeypatch.setattr(ingest_module, "ROWS_PER_WRITER", 100)
+    counts = ingest(spark, config, str(landing(tmp_path / "in", "generated_small.csv", "malformed_rows.csv")))
+    assert (counts["files"], counts["bronze"]) == (2, 318)
+
+    def files_written(logical: str) -> int:
+        return int(config.table(logical).history(spark, 1).first()["operationMetrics"]["numFiles"])
+
+    assert (files_written("bronze_leads"), files_written("silver_leads"), files_written("quarantine")) == (2, 2, 1)
+    assert_every_row_accounted_for(spark, config)
 
 
 def test_a_redelivered_file_is_counted_as_duplicates(spark, config, tmp_path):
