@@ -86,9 +86,14 @@ def delivery_exceptions(rows: DataFrame, new_contents: DataFrame) -> DataFrame:
     )
 
 
-def mark_first_deliveries(rows: DataFrame, exceptions: DataFrame) -> DataFrame:
+def mark_first_deliveries(rows: DataFrame, exceptions: DataFrame | None) -> DataFrame:
     """Adds `_first_delivery`: the row is the first delivery of its content (a replayed batch finds the same answer,
-    since the stream's state and the batch's files are those of the first attempt)."""
+    since the stream's state and the batch's files are those of the first attempt).
+
+    `exceptions` is None when the batch has none (as many contents never seen as rows): every row is then a first
+    delivery, and no join is planned."""
+    if exceptions is None:
+        return rows.select("*", F.lit(True).alias("_first_delivery"))
     first = F.col("_new").isNull() | (F.col("_new") & (F.struct(*DELIVERY_ORDER) == F.col("_first_at")))
     return rows.join(exceptions, "_row_hash", "left").select(*rows.columns, first.alias("_first_delivery"))
 

@@ -91,6 +91,12 @@ def test_the_earliest_delivery_of_a_content_is_kept_and_the_others_are_duplicate
     assert [r["_outcome"] for r in redelivered] == ["duplicate", "silver"]
 
 
+def test_a_batch_of_contents_never_seen_needs_no_exceptions(spark):
+    judged = silver.judge(silver.with_typed_columns(bronze_frame(spark, bronze_row(2), bronze_row(3, TotalVisits="x"))))
+    joined = silver.mark_first_deliveries(judged, silver.delivery_exceptions(judged, judged.select("_row_hash")))
+    assert_df_equality(silver.mark_first_deliveries(judged, None), joined, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_a_failing_first_delivery_is_quarantined_and_its_redelivery_is_a_duplicate(spark):
     bad = [
         bronze_row(2, "a.csv", row_hash="bad", TotalVisits="x"),
