@@ -9,7 +9,9 @@ Parsing runs in the JVM, without a Python round trip: lines without a quote (abo
 on the delimiter; lines with one take the CSV-aware path (quoted fields, doubled quotes, the damage it can repair).
 A quote is looked for with `contains` (a byte scan), not `instr`, which counts characters as it goes and took a
 quarter of the parse's CPU in a profile (docs/performance.md). Only a file holding a quoted field that spans lines
-pays for `records_of`, which joins those lines into one record.
+pays for `records_of`, which joins those lines into one record. The per-line parse (`parse_lines`) uses no lambda
+(`transform`, `exists`, ...): Spark 4.0 interprets those, and one of them in a projection keeps the whole
+projection out of the stage's generated code, for every line (half the parse's time; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ FIELD_COUNT = len(RAW_NAMES)
 _FIELD = r'"(?:[^"]|"")*+"|[^,"][^,]*+|'
 LINE_PATTERN = rf"^(?:{_FIELD})(?:,(?:{_FIELD}))*+$"
 FIELDS_PATTERN = rf"(?:^|,)({_FIELD})"
+QUOTED_FIELD_PATTERN = r'(^|,)"(?:[^"]|"")*+"(?=,|$)'
+REPLACEMENT_CHARACTER = "\ufffd"  # what decoding puts where bytes were invalid in the file's encoding
+FIELD_SEPARATOR = REPLACEMENT_CHARACTER  # between a line's fields while they are unquoted: never in a line we parse
+# A quoted field's opening quote (after a separator), or where the last match ended inside it (`\G`); then text up to
+# a doubled quote (one kept: group 3) or the closing quote (dropped). An unquoted field is never matched: a match
+# starts only at a separator followed by a quote, or where the last one ended.
+UNQUOTE_PATTERN = rf'(?:(^|{FIELD_SEPARATOR})"|\G(?!^))([^"{FIELD_SEPARATOR}]*)(?:(")"|"(?={FIELD_SEPARATOR}|$))'
 # The same for a record that may span lines: a line break only inside a quoted field.
 _RECORD_FIELD = r'"(?:[^"]|"")*+"|[^,"\n][^,\n]*+|'
 RECORD_PATTERN = rf"^(?:{_RECORD_FIELD})(?:,(?:{_RECORD_FIELD}))*+$"
@@ -47,7 +56,6 @@ BINARY_FILE_SCHEMA = T.StructType(
         T.StructField("content", T.BinaryType()),
     ]
 )
-REPLACEMENT_CHARACTER = "\ufffd"  # what decoding puts where bytes were invalid in the file's encoding
 UTF8 = "utf-8"
 BRONZE_METADATA = (
     "_source_file", "_file_modification_time", "_line_number", "_row_hash",
@@ -58,12 +66,14 @@ BRONZE_METADATA = (
 
 
 def _unquoted(raw_fields: Column) -> Column:
-    return F.transform(
-        raw_fields,
-        lambda f: F.when(
-            f.startswith('"'), F.replace(F.substring(f, F.lit(2), F.length(f) - 2), F.lit('""'), F.lit('"'))
-        ).otherwise(f),
-    )
+    """Fields as the line writes them -> their values: a quoted field loses its quotes and has each doubled quote
+    made one; an unquoted field is kept as it is, a stray quote in it included.
+
+    Without a lambda (the module's note): the fields are joined by U+FFFD, which no line here holds (`split_files`
+    refuses a file with one), `UNQUOTE_PATTERN` rewrites the quoted ones in one pass, and the result is split again.
+    """
+    joined = F.array_join(raw_fields, FIELD_SEPARATOR)
+    return F.split(F.regexp_replace(joined, UNQUOTE_PATTERN, "$1$2$3"), FIELD_SEPARATOR, -1)
 
 
 def _csv_fields(text: Column) -> Column:
@@ -72,10 +82,11 @@ def _csv_fields(text: Column) -> Column:
 
 
 def _without_trailing_empties(fields: Column) -> Column:
-    """Drops empty fields after the 37th: what trailing delimiters leave."""
+    """Drops empty fields after the 37th: what trailing delimiters leave (all empty = empty when joined: no lambda,
+    the module's note)."""
     extra = F.slice(fields, FIELD_COUNT + 1, 1 << 30)
     return F.when(
-        (F.size(fields) > FIELD_COUNT) & F.forall(extra, lambda f: f == ""), F.slice(fields, 1, FIELD_COUNT)
+        (F.size(fields) > FIELD_COUNT) & (F.array_join(extra, "") == ""), F.slice(fields, 1, FIELD_COUNT)
     ).otherwise(fields)
 
 
@@ -262,8 +273,11 @@ def split_files(files: DataFrame, encoding: str = UTF8) -> DataFrame:
 
 
 def row_hash(line: Column) -> Column:
-    """The content's identity: the record's text without trailing delimiters, so an identical re-delivery has it."""
-    return F.md5(F.regexp_replace(line, ",+$", ""))
+    """The content's identity: the record's text without trailing delimiters, so an identical re-delivery has it.
+
+    `rtrim` of the delimiter, not the regular expression `,+$`: the same text, at a third of the cost (the regular
+    expression tried a match at every delimiter of every line; docs/performance.md)."""
+    return F.md5(F.rtrim(line, F.lit(",")))
 
 
 def parse_lines(lines: DataFrame) -> DataFrame:
@@ -297,7 +311,8 @@ def parse_lines(lines: DataFrame) -> DataFrame:
         (F.size("_all_fields") - F.greatest(F.size(fields), F.lit(FIELD_COUNT + 1))).alias("_extra_delimiters"),
     )
     parsed, extra, was_wrapped = F.col("_parsed"), F.col("_extra_delimiters"), F.col("_unwrapped").isNotNull()
-    stray_quote = F.exists(F.coalesce("_raw_fields", F.array()), lambda f: ~f.startswith('"') & f.contains('"'))
+    # A quote left once the quoted fields are taken out is inside an unquoted field (the line is well quoted).
+    stray_quote = quoted & F.regexp_replace(text, QUOTED_FIELD_PATTERN, "$1").contains('"')
     repairs = F.concat_ws(
         "; ",
         F.when(was_wrapped, F.lit("unwrapped a whole row written as one quoted field")),
