@@ -117,6 +117,13 @@ def test_split_files_numbers_lines_from_the_header_and_drops_crlf(spark):
     assert_df_equality(out, spark.createDataFrame([(2, "first"), (3, "second")], out.schema))
 
 
+def test_split_files_drops_every_carriage_return_ending_a_line_and_keeps_others(spark):
+    content = f"{HEADER}\r\nfirst\r\r\nmid\rdle\n\r\nlast\r".encode()
+    out = bronze.split_files(files_frame(spark, content)).select("_line_number", "_line")
+    expected = [(2, "first"), (3, "mid\rdle"), (4, ""), (5, "last")]
+    assert_df_equality(out, spark.createDataFrame(expected, out.schema))
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -128,6 +135,14 @@ def test_split_files_numbers_lines_from_the_header_and_drops_crlf(spark):
         (
             HEADER.replace("Lead Source", "Channel").encode() + b"\r\nrow\r\n",
             "line 1 is not the lead export's header: column 4 is 'Channel' where 'Lead Source' was expected",
+        ),
+        (
+            (HEADER + "Extra").encode() + b"\r\nrow\r\n",
+            "line 1 is not the lead export's header: column 38 is 'Extra' where '(none)' was expected",
+        ),
+        (
+            ",".join(SOURCE_HEADER[:-1]).encode() + b"\r\nrow\r\n",
+            "column 37 is '(none)' where 'Last Notable Activity' was expected",
         ),
     ],
 )
