@@ -300,7 +300,6 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     split = unwrapped.select(
         "*",
         (~quoted | text.rlike(LINE_PATTERN)).alias("_well_quoted"),
-        F.when(quoted, raw_fields).alias("_raw_fields"),
         F.when(quoted, _unquoted(raw_fields)).otherwise(F.split(text, ",", -1)).alias("_all_fields"),
     )
     trimmed = split.select("*", _without_trailing_empties(F.col("_all_fields")).alias("_fields"))
