@@ -28,10 +28,11 @@ from leadscore.schema import RAW_NAMES, SOURCE_HEADER
 
 FIELD_COUNT = len(RAW_NAMES)
 # A field is quoted ("" escapes a quote), unquoted (a quote after its first character is kept as text), or empty.
-_FIELD = r'"(?:[^"]|"")*+"|[^,"][^,]*+|'
+_QUOTED_FIELD = r'"(?:[^"]|"")*+"'
+_FIELD = rf'{_QUOTED_FIELD}|[^,"][^,]*+|'
 LINE_PATTERN = rf"^(?:{_FIELD})(?:,(?:{_FIELD}))*+$"
 FIELDS_PATTERN = rf"(?:^|,)({_FIELD})"
-QUOTED_FIELD_PATTERN = r'(^|,)"(?:[^"]|"")*+"(?=,|$)'
+QUOTED_FIELD_PATTERN = rf"(^|,){_QUOTED_FIELD}(?=,|$)"
 REPLACEMENT_CHARACTER = "\ufffd"  # what decoding puts where bytes were invalid in the file's encoding
 FIELD_SEPARATOR = REPLACEMENT_CHARACTER  # between a line's fields while they are unquoted: never in a line we parse
 # A quoted field's opening quote (after a separator), or where the last match ended inside it (`\G`); then text up to
@@ -39,7 +40,7 @@ FIELD_SEPARATOR = REPLACEMENT_CHARACTER  # between a line's fields while they ar
 # starts only at a separator followed by a quote, or where the last one ended.
 UNQUOTE_PATTERN = rf'(?:(^|{FIELD_SEPARATOR})"|\G(?!^))([^"{FIELD_SEPARATOR}]*)(?:(")"|"(?={FIELD_SEPARATOR}|$))'
 # The same for a record that may span lines: a line break only inside a quoted field.
-_RECORD_FIELD = r'"(?:[^"]|"")*+"|[^,"\n][^,\n]*+|'
+_RECORD_FIELD = rf'{_QUOTED_FIELD}|[^,"\n][^,\n]*+|'
 RECORD_PATTERN = rf"^(?:{_RECORD_FIELD})(?:,(?:{_RECORD_FIELD}))*+$"
 RECORD_FIELDS_PATTERN = rf"(?:^|,)({_RECORD_FIELD})"
 # A whole row written as one quoted field (its own quotes doubled inside), perhaps followed by trailing delimiters.
