@@ -173,7 +173,13 @@ def checkpoint_for(config: Config, source: str) -> str:
 
 
 def create_tables(spark: SparkSession, config: Config) -> None:
-    """Bronze, silver, quarantine and duplicates exist before the first file lands, so the scores stream can start."""
+    """Bronze, silver, quarantine and duplicates exist before the first file lands, so the scores stream can start.
+
+    Their schemas come from the parse's plan, whose analysis takes seconds: it is built only when a table is missing.
+    """
+    logicals = ["bronze_leads", *(logical for logical, _ in silver.OUTPUTS.values())]
+    if all(config.table(logical).exists(spark) for logical in logicals):
+        return
     empty = spark.createDataFrame([], bronze.BINARY_FILE_SCHEMA)
     rows = parsed_and_judged(empty, config.ingest.encoding).select(
         "*",

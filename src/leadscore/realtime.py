@@ -61,8 +61,9 @@ def _wait_for_batch_end(query: StreamingQuery, timeout: float = 300) -> None:
 
 def start(spark: SparkSession, config: Config, source: str | None) -> list[StreamingQuery]:
     """Starts the queries on processing-time triggers (ingest only with a landing source); they run until stopped."""
-    queries = [ingest.start(spark, config, source, available_now=False)] if source else []
-    ingest.create_tables(spark, config)  # the scores query streams from silver, which must exist
+    if not source:
+        ingest.create_tables(spark, config)  # the scores query streams from silver, which must exist
+    queries = [ingest.start(spark, config, source, available_now=False)] if source else []  # creates them too
     return [*queries, scores.start_stream(spark, config, available_now=False)]
 
 
@@ -80,5 +81,6 @@ def run(spark: SparkSession, config: Config, source: str | None, *, available_no
             return
         if source:
             await_query(ingest.start(spark, config, source, available_now=True))
-        ingest.create_tables(spark, config)
+        else:
+            ingest.create_tables(spark, config)
         await_query(scores.start_stream(spark, config, available_now=True))

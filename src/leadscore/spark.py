@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -65,6 +67,9 @@ JAVA_OPTIONS = (
     # The JVM in UTC like the session: Delta otherwise re-validates a commit's checksum file against a full state.
     "-Duser.timezone=UTC",
 )
+# Class-data sharing (leadscore.class_archive) says nothing: an archive this JVM cannot map (another class path, as a
+# Spark Connect server has) is skipped, and a word about it on stdout would land in a command's CSV or JSON.
+QUIET_CLASS_SHARING = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off", "-Xlog:class+path=off")
 # What a micro-batch of a few dozen rows pays for, set once per session (docs/performance.md measures each).
 SMALL_BATCH_SETTINGS = {
     # Spark keeps 100 compiled classes by default; a micro-batch of the ingest and scores queries needs ~80, so
@@ -102,7 +107,29 @@ def remote() -> str | None:
     return os.environ.get("SPARK_REMOTE") or None
 
 
-def local_settings(settings: SparkSettings) -> dict[str, str]:
+def class_archive() -> Path:
+    """Where the JVM's class-data archive for this JDK, PySpark and Delta is (leadscore.class_archive makes it): a
+    new JDK or a new pin names another file, so an archive is never used with what it was not made from."""
+    java_home = os.environ.get("JAVA_HOME")  # what spark-submit runs: $JAVA_HOME/bin/java, else java on the PATH
+    java = Path(java_home) / "bin" / "java" if java_home else Path(shutil.which("java") or "java")
+    release = java.resolve().parents[1] / "release"
+    made_from = [release.read_text() if release.is_file() else str(java), version("pyspark"), version("delta-spark")]
+    key = hashlib.sha1("\n".join(made_from).encode()).hexdigest()[:12]
+    return jars_dir().parent / "jvm" / f"classes-{key}.jsa"
+
+
+def java_options(archive_to: Path | None = None) -> str:
+    """The driver JVM's options: JAVA_OPTIONS, and the class-data archive it maps when there is one (or, with
+    `archive_to`, the archive it writes when it exits)."""
+    options = list(JAVA_OPTIONS)
+    if archive_to is not None:
+        options.append(f"-XX:ArchiveClassesAtExit={archive_to}")
+    elif class_archive().is_file():
+        options.append(f"-XX:SharedArchiveFile={class_archive()}")
+    return " ".join([*options, *QUIET_CLASS_SHARING])
+
+
+def local_settings(settings: SparkSettings, archive_to: Path | None = None) -> dict[str, str]:
     """What a session we start ourselves is given: Delta, sizing for this machine, UTC, small-batch costs."""
     jars = local_jars()
     if all(jar.is_file() for jar in jars):
@@ -121,7 +148,7 @@ def local_settings(settings: SparkSettings) -> dict[str, str]:
         "spark.log.level": "FATAL",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
-        "spark.driver.extraJavaOptions": " ".join(JAVA_OPTIONS),
+        "spark.driver.extraJavaOptions": java_options(archive_to),
         **SMALL_BATCH_SETTINGS,
         **delta_jars,
     }
@@ -135,16 +162,23 @@ SPARK_ML_NEEDS_CLASSIC = (
 )
 
 
-def get_spark(settings: SparkSettings, app_name: str = "leadscore", *, spark_ml: bool = False) -> SparkSession:
+def get_spark(
+    settings: SparkSettings,
+    app_name: str = "leadscore",
+    *,
+    spark_ml: bool = False,
+    archive_classes_to: Path | None = None,
+) -> SparkSession:
     """Databricks and spark-submit already decided the session's settings; only a local run gets ours.
 
     A local Spark Connect server (`SPARK_REMOTE=local`, or `local[N]`) is started with the same settings as a
     classic local session, on conf's master; a remote address (`sc://...`) is a server configured by its owner.
     A job that fits or loads a Spark ML pipeline (`spark_ml`) stops before any work on a Connect session.
+    `archive_classes_to` is for leadscore.class_archive only: the local JVM writes its classes there as it exits.
     """
     if spark_ml and remote() is not None:  # before a server is started for nothing
         raise LeadscoreError(_classic_only(app_name, f"SPARK_REMOTE={remote()}"))
-    spark = _session(settings, app_name)
+    spark = _session(settings, app_name, archive_classes_to)
     if spark_ml and is_remote():  # Databricks serverless: Connect without SPARK_REMOTE
         raise LeadscoreError(_classic_only(app_name, "serverless compute"))
     return spark
@@ -157,7 +191,7 @@ def _classic_only(app_name: str, where: str) -> str:
     )
 
 
-def _session(settings: SparkSettings, app_name: str) -> SparkSession:
+def _session(settings: SparkSettings, app_name: str, archive_to: Path | None = None) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -170,7 +204,7 @@ def _session(settings: SparkSettings, app_name: str) -> SparkSession:
         return SparkSession.builder.remote(address).getOrCreate()
     builder = SparkSession.builder.appName(app_name)
     builder = builder.remote(settings.master) if address is not None else builder.master(settings.master)
-    for key, value in local_settings(settings).items():
+    for key, value in local_settings(settings, archive_to).items():
         builder = builder.config(key, value)
     with warnings.catch_warnings():
         # The local Connect server starts with these settings; the client then tries to set the static ones on

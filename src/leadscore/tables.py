@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 # of the first 32 columns of every file otherwise: most of the cost of a small append).
 STREAMED = {"delta.checkpointInterval": "100"}
 INGEST_LINEAGE = ("_ingest_query_id", "_ingest_batch_id")
+# The error conditions of a table that is not there: no folder, or a folder without a Delta log.
+MISSING_TABLE = ("PATH_NOT_FOUND", "DELTA_TABLE_NOT_FOUND", "DELTA_MISSING_DELTA_TABLE", "DELTA_PATH_DOES_NOT_EXIST")
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,19 @@ class Table:
     by_path: bool
 
     def exists(self, spark: SparkSession) -> bool:
-        """Whether the Delta table is there, asked in SQL: Delta's Python API does not reach a Connect server."""
+        """Whether the Delta table is there, asked by resolving it (Delta's Python API does not reach a Connect server).
+
+        Resolving reads the table's schema from its log; `DESCRIBE DETAIL` would also rebuild its whole state (every
+        file) in a Spark job, the first of which took 15 s in a new process (docs/performance.md).
+        """
         if not self.by_path:
             return spark.catalog.tableExists(self.location)
         from pyspark.errors import AnalysisException
 
         try:
-            spark.sql(f"DESCRIBE DETAIL {self.sql_name}").collect()
+            _ = spark.sql(f"SELECT * FROM {self.sql_name} LIMIT 0").schema
         except AnalysisException as error:
-            if error.getCondition() in ("DELTA_MISSING_DELTA_TABLE", "DELTA_PATH_DOES_NOT_EXIST", "PATH_NOT_FOUND"):
+            if error.getCondition() in MISSING_TABLE:
                 return False
             raise
         return True

@@ -124,6 +124,20 @@ def test_a_bad_file_stops_the_run_and_nothing_is_committed(spark, config, tmp_pa
         assert not table.exists(spark) or table.read(spark).count() == 0
 
 
+def test_the_tables_exist_once_created_and_not_as_a_missing_or_non_delta_folder(spark, config):
+    bronze = config.table("bronze_leads")
+    assert not bronze.exists(spark)  # no folder
+    Path(bronze.location).mkdir(parents=True)
+    (Path(bronze.location) / "leads.csv").write_text("not a Delta table\n")
+    assert not bronze.exists(spark)  # a folder without a Delta log
+    shutil.rmtree(bronze.location)
+    ingest_module.create_tables(spark, config)
+    ingest_module.create_tables(spark, config)  # a second time: nothing to do
+    logicals = ("bronze_leads", "silver_leads", "quarantine", "duplicates")
+    assert all(config.table(logical).exists(spark) for logical in logicals)
+    assert [config.table(logical).latest_version(spark) for logical in logicals] == [0, 0, 0, 0]
+
+
 def test_a_missing_source_is_an_error(spark, config, tmp_path):
     with pytest.raises(LeadscoreError, match="source not found: .*nowhere"):
         ingest(spark, config, str(tmp_path / "nowhere"))
