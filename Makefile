@@ -28,7 +28,7 @@ $(STAMP): requirements.lock pyproject.toml
 jars: $(STAMP)
 	@$(PY) -m leadscore.spark fetch-jars >/dev/null
 
-# The JVM's class-data archive (src/leadscore/class_archive.py): made once for this JDK and these pins (~1-2 min),
+# The JVM's class-data archive (src/leadscore/class_archive.py): made once for this JDK and these pins (~2 min),
 # then mapped by every local session, which starts seconds sooner. A no-op while .cache/jvm holds it.
 class-archive: jars
 	@$(PY) -m leadscore.class_archive

@@ -1,6 +1,6 @@
 """The JVM's class-data archive: Spark's, Delta's and Hadoop's classes read and verified once, at set-up.
 
-A local leadscore command starts a JVM that loads some 20,000 classes before its first query returns; a cold start
+A local leadscore command starts a JVM that loads thousands of classes before its first query returns; a cold start
 spends seconds parsing and verifying them (docs/performance.md). Java's application class-data sharing (JEP 350)
 archives the classes a run loaded, and every later JVM maps that archive instead of loading them again. `make setup`
 runs this module: a small ingest, a MERGE and a Delta stream in a JVM started with `-XX:ArchiveClassesAtExit`, which
@@ -22,8 +22,6 @@ from leadscore import ingest
 from leadscore.config import Config, load_config
 from leadscore.generator import generate
 from leadscore.spark import class_archive, get_spark
-
-log = logging.getLogger("leadscore")
 
 WORKLOAD_ROWS = 200
 
