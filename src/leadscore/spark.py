@@ -121,11 +121,11 @@ def class_archive() -> Path:
 def java_options(archive_to: Path | None = None) -> str:
     """The driver JVM's options: JAVA_OPTIONS, and the class-data archive it maps when there is one (or, with
     `archive_to`, the archive it writes when it exits)."""
-    options = list(JAVA_OPTIONS)
+    options, archive = list(JAVA_OPTIONS), class_archive()
     if archive_to is not None:
         options.append(f"-XX:ArchiveClassesAtExit={archive_to}")
-    elif class_archive().is_file():
-        options.append(f"-XX:SharedArchiveFile={class_archive()}")
+    elif archive.is_file():
+        options.append(f"-XX:SharedArchiveFile={archive}")
     return " ".join([*options, *QUIET_CLASS_SHARING])
 
 
