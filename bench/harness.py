@@ -51,6 +51,7 @@ TARGETS = {  # issues 6, 10 and 11, on this 2-core machine
     "ingest_batch_ratio_large_to_small": ("<=", 1.2),
     "scores_batch_ratio_large_to_small": ("<=", 1.2),
     "peak_rss_mb_10m": ("<=", 3072),
+    "latency_stream_peak_rss_mb": ("<=", 3072),
 }
 KEYS = (
     "ingest_rows_per_s", "ingest_ceiling_rows_per_s", "ingest_share_of_ceiling", "ingest_rows_per_s_100k",
@@ -61,7 +62,7 @@ KEYS = (
     "latency_ratio_to_seed", "ingest_batch_s", "scores_batch_s", "planning_s_per_batch", "ingest_commit_s",
     "scores_commit_s", "ingest_batch_s_small_table", "ingest_batch_s_large_table", "ingest_batch_ratio_large_to_small",
     "scores_batch_s_small_table", "scores_batch_s_large_table", "scores_batch_ratio_large_to_small",
-    "peak_rss_mb_1m", "peak_rss_mb_10m",
+    "peak_rss_mb_1m", "peak_rss_mb_10m", "latency_stream_peak_rss_mb",
 )  # fmt: skip
 
 
@@ -111,47 +112,68 @@ def export_schema():
     return T.StructType([T.StructField(n, T.StringType()) for n in (*RAW_NAMES, "_trailing")])
 
 
-def run_child(argv: list[str], label: str) -> tuple[dict | None, float, float, int]:
-    """Runs a process, sampling the resident memory of its whole tree; (last-line JSON, wall s, peak MB, rc)."""
-    say(f"{label}: {shlex.join(argv)}")
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    peak = 0
-    cpu: dict[int, float] = {}  # CPU seconds per process of the tree, as last seen
-    done = threading.Event()
+class TreeSampler:
+    """Peak resident memory and CPU seconds of a process and all its descendants (a driver and its JVM), sampled in a
+    thread while the block runs."""
 
-    def sample() -> None:
-        nonlocal peak
+    def __init__(self, pid: int, interval_seconds: float = 0.2):
+        self.pid = pid
+        self.interval_seconds = interval_seconds
+        self.peak_bytes = 0
+        self._cpu: dict[int, float] = {}  # CPU seconds per process of the tree, as last seen
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._done.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> int:
+        return round(self.peak_bytes / 2**20)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return round(sum(self._cpu.values()), 1)
+
+    def _sample(self) -> None:
         try:
-            root = psutil.Process(proc.pid)
+            root = psutil.Process(self.pid)
         except psutil.NoSuchProcess:
             return
-        while not done.is_set():
+        while not self._done.is_set():
             total = 0
             try:
                 for p in [root, *root.children(recursive=True)]:
                     with contextlib.suppress(psutil.Error):
                         total += p.memory_info().rss
                         times = p.cpu_times()
-                        cpu[p.pid] = times.user + times.system
+                        self._cpu[p.pid] = times.user + times.system
             except psutil.Error:
                 break
-            peak = max(peak, total)
-            done.wait(0.2)
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._done.wait(self.interval_seconds)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = proc.communicate()
-    done.set()
-    sampler.join()
+
+def run_child(argv: list[str], label: str) -> tuple[dict | None, float, float, int]:
+    """Runs a process, sampling the resident memory of its whole tree; (last-line JSON, wall s, peak MB, rc)."""
+    say(f"{label}: {shlex.join(argv)}")
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    with TreeSampler(proc.pid) as tree:
+        out, _ = proc.communicate()
     wall = time.perf_counter() - started
     lines = [line for line in out.strip().splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if proc.returncode == 0 and lines else None
     if isinstance(result, dict):  # CPU time of the tree: under load, what the work cost beside what it waited
-        result["cpu_seconds"] = round(sum(cpu.values()), 1)
+        result["cpu_seconds"] = tree.cpu_seconds
     say(f"{label}: {'done' if result is not None else f'FAILED (exit {proc.returncode})'} in {wall:.1f}s, "
-        f"{sum(cpu.values()):.0f} CPU s, peak RSS {peak / 2**20:.0f} MB")  # fmt: skip
-    return result, wall, round(peak / 2**20), proc.returncode
+        f"{tree.cpu_seconds:.0f} CPU s, peak RSS {tree.peak_mb} MB")  # fmt: skip
+    return result, wall, tree.peak_mb, proc.returncode
 
 
 def child_argv(phase: str, **args) -> list[str]:

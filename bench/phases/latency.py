@@ -3,18 +3,21 @@
 traffic, one after another and each alone on the machine, it measures the original design (a CSV file stream, one
 file per 30-second trigger, typed, scored and appended: `latency_ratio_to_seed`) and the floor of this stack (the
 files' lines, unparsed, appended to Delta on a near-zero trigger: `latency_ratio_to_floor`). Beside the latencies:
-per-batch time of each query, Catalyst's planning time per batch and the Delta commit time, after the warm-up.
+per-batch time of each query, Catalyst's planning time per batch and the Delta commit time, after the warm-up; and
+the peak resident memory of this driver and its JVM while our queries run (`latency_stream_peak_rss_mb`: what a
+`leadscore stream` process holds; the child's own peak also covers the other legs and the latencies' reads).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
-from harness import SEED, child_argv, export_schema, ratio, run_child, say, session
+from harness import SEED, TreeSampler, child_argv, export_schema, ratio, run_child, say, session
 
 WARMUP_SECONDS = 15  # latency: files landed in the first seconds (JIT, first batches) are not steady state
 # The floor query's trigger: as fast as possible without busy-polling. "0 seconds" lists the landing folder every
@@ -208,17 +211,18 @@ def child_latency(args: dict) -> dict:
             timer.join()
         return landed, steady_ms
 
-    queries = realtime.start(spark, config, landing("ours"))
-    time.sleep(5)  # the queries' first (empty) batches
-    rule_timer = spark._jvm.org.apache.spark.sql.catalyst.rules.RuleExecutor
-    started = time.time()
-    landed, steady_ms = land("ours", rule_timer.resetMetrics)
-    replay_seconds = time.time() - started
-    realtime.drain(queries)
-    rule_seconds = _rule_seconds(spark)
-    warm = {query.name: _warm_batches(query, steady_ms) for query in queries}
-    for query in queries:
-        query.stop()
+    with TreeSampler(os.getpid()) as stream_process:  # this driver and its JVM while only our queries run
+        queries = realtime.start(spark, config, landing("ours"))
+        time.sleep(5)  # the queries' first (empty) batches
+        rule_timer = spark._jvm.org.apache.spark.sql.catalyst.rules.RuleExecutor
+        started = time.time()
+        landed, steady_ms = land("ours", rule_timer.resetMetrics)
+        replay_seconds = time.time() - started
+        realtime.drain(queries)
+        rule_seconds = _rule_seconds(spark)
+        warm = {query.name: _warm_batches(query, steady_ms) for query in queries}
+        for query in queries:
+            query.stop()
     steady = _latencies(spark, config.table("lead_scores").location, steady_ms)
     everything = _latencies(spark, config.table("lead_scores").location, None)
     batches = {name: _batch_figures(warm[name]) for name in ("ingest", "scores")}
@@ -264,6 +268,7 @@ def child_latency(args: dict) -> dict:
         "planning": {"rule_seconds": round(rule_seconds, 2),
                      "warm_batches": {name: len(progress) for name, progress in warm.items()}},
         "commits": commits,
+        "stream_peak_rss_mb": stream_process.peak_mb,
     }  # fmt: skip
 
 
@@ -281,6 +286,7 @@ def latency_keys(details: dict) -> dict:
         "latency_ratio_to_seed": ratio(seed.get("p50_s"), ours.get("p50_s")),
         **{key: details.get(key) for key in (
             "ingest_batch_s", "scores_batch_s", "planning_s_per_batch", "ingest_commit_s", "scores_commit_s")},
+        "latency_stream_peak_rss_mb": details.get("stream_peak_rss_mb"),
     }  # fmt: skip
 
 

@@ -16,19 +16,24 @@ import logging
 
 from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
-from pyspark.sql import Column, DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from leadscore import bronze, silver
+from leadscore import bronze, commit_tags, silver
 from leadscore.config import Config
 from leadscore.streams import BatchCommits, QueryLock, await_query, progress_logged, trigger
+from leadscore.tables import Table
 
 log = logging.getLogger("leadscore")
 
 PROBE = "_probe"
 BROADCAST_ROWS = 200_000  # contents delivered more than once in a batch, or before it: joined by broadcast up to this
 ROWS_PER_WRITER = 100_000  # fewer rows than this are appended as one file
+# Operations that add no rows: a bronze whose other commits are all one query's holds nothing it has not seen.
+ADDS_NO_ROWS = ("CREATE TABLE", "OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES")
+HISTORY_PROOF = 500  # commits of bronze's history read to show one query wrote all of it; bronze is scanned beyond
+BRONZE_RECORD = "ingested"  # what a batch's bronze commit records beside its tag: its files and repaired rows
 
 
 def parsed_and_judged(files: DataFrame, encoding: str) -> DataFrame:
@@ -56,13 +61,22 @@ class EarlierLandings:
     are gone, so the landing folder's files come again. A file already landed (same path, same modification time) is
     skipped whole, and a content bronze already holds is a re-delivery, not new.
 
-    Read once, when the query starts, and only while bronze holds files the query's own log has not seen: an
-    ordinary run, or a reset query once it has passed over the earlier files, never builds it.
+    Asked for when the query starts, and only while bronze holds files the query's own log has not seen: an
+    ordinary run, or a reset query once it has passed over the earlier files, never builds it. Its files and contents
+    are collected by the first batch that needs them: a run with nothing new (a second landing source's query
+    restarted, say) does not pay for the distinct contents of all of bronze.
     """
 
     def __init__(self, landed: DataFrame):
-        self.files = landed.select(*FILE_IDENTITY).distinct().localCheckpoint()
-        self.contents = landed.select("_row_hash").distinct().localCheckpoint()
+        self.landed = landed
+        self._files: DataFrame | None = None
+        self._contents: DataFrame | None = None
+
+    def _collected(self) -> tuple[DataFrame, DataFrame]:
+        if self._files is None or self._contents is None:
+            self._files = self.landed.select(*FILE_IDENTITY).distinct().localCheckpoint()
+            self._contents = self.landed.select("_row_hash").distinct().localCheckpoint()
+        return self._files, self._contents
 
     @classmethod
     def for_query(cls, spark: SparkSession, config: Config, checkpoint: str) -> EarlierLandings | None:
@@ -71,9 +85,12 @@ class EarlierLandings:
         bronze_table = config.table("bronze_leads")
         if not bronze_table.exists(spark):
             return None
+        own_id = BatchCommits(checkpoint).query_id(spark) if _has_metadata(spark, checkpoint) else None
+        if own_id is not None and _written_only_by(spark, bronze_table, own_id):
+            return None
         landed = bronze_table.read(spark)
-        if _has_metadata(spark, checkpoint):  # this query's own writes (a replayed batch's) are not earlier ones
-            landed = landed.where(F.col("_ingest_query_id") != BatchCommits(checkpoint).query_id(spark))
+        if own_id is not None:  # this query's own writes (a replayed batch's) are not earlier ones
+            landed = landed.where(F.col("_ingest_query_id") != own_id)
         files = landed.select(_file_key(landed)).distinct()
         if files.join(files_seen(spark, checkpoint), "_file_key", "left_anti").isEmpty():
             return None
@@ -82,9 +99,22 @@ class EarlierLandings:
 
     def unseen(self, batch: DataFrame) -> DataFrame:
         """The batch without the files bronze holds, its probes without the contents bronze holds."""
-        fresh = batch.join(self.files, list(FILE_IDENTITY), "left_anti")  # probes have no file: they stay
-        probes = fresh.where(F.col(PROBE)).join(self.contents, "_row_hash", "left_anti")
+        files, contents = self._collected()
+        fresh = batch.join(files, list(FILE_IDENTITY), "left_anti")  # probes have no file: they stay
+        probes = fresh.where(F.col(PROBE)).join(contents, "_row_hash", "left_anti")
         return fresh.where(~F.col(PROBE)).unionByName(probes)
+
+
+def _written_only_by(spark: SparkSession, table: Table, query_id: str) -> bool:
+    """Whether every commit that added rows to the table carries this query's tag, shown by its history back to its
+    creation: then the table holds no file the query has not seen, and nothing needs scanning (a scan of bronze was
+    the first and dearest Delta work of a fresh process on an existing lakehouse: 30-43 s, docs/performance.md).
+    False when history goes back further than HISTORY_PROOF commits, or its oldest commits were cleaned up."""
+    history = table.history(spark, HISTORY_PROOF).select("version", "operation", "userMetadata").collect()
+    if not history or history[-1]["version"] != 0:
+        return False
+    tags = [commit_tags.parsed(commit["userMetadata"]) for commit in history if commit["operation"] not in ADDS_NO_ROWS]
+    return all(tag is not None and tag["query_id"] == query_id for tag in tags)
 
 
 def _file_key(files: DataFrame) -> Column:
@@ -122,10 +152,11 @@ class IngestBatch:
         self.commits = commits
         self.earlier = earlier
 
-    def _append(self, logical: str, rows: DataFrame, batch_id: int, size: int) -> None:
+    def _append(self, logical: str, rows: DataFrame, batch_id: int, size: int, record: dict | None = None) -> None:
         """Appends `size` rows: one file from a live micro-batch; a backfill's batch in the partitions Spark's file
         source sized for the cores (one writer of a 1M-row batch took 17 s for bronze, 16 s for silver)."""
-        self.commits.append(self.config.table(logical), rows.coalesce(1) if size < ROWS_PER_WRITER else rows, batch_id)
+        rows = rows.coalesce(1) if size < ROWS_PER_WRITER else rows
+        self.commits.append(self.config.table(logical), rows, batch_id, record)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
@@ -142,7 +173,10 @@ class IngestBatch:
             F.lit(self.commits.query_id(spark)).alias("_ingest_query_id"),
             F.lit(batch_id).cast("long").alias("_ingest_batch_id"),
         )
-        new_contents, size = batch.agg(F.count_if(F.col(PROBE)), F.count_if(~F.col(PROBE))).first()
+        # Probes have neither a file nor a repair, so these count the rows' own.
+        new_contents, size, files, repaired = batch.agg(
+            F.count_if(F.col(PROBE)), F.count_if(~F.col(PROBE)), F.count_distinct("_source_file"), F.count("_repair")
+        ).first()
         # As many contents never seen as rows: every row is the first delivery of a new content, so there is nothing
         # to tell apart. The usual batch; grouping a clean backfill's 1M rows by content took 15 s to find nothing.
         exceptions = None
@@ -151,7 +185,8 @@ class IngestBatch:
             if exceptions.count() <= BROADCAST_ROWS:
                 exceptions = F.broadcast(exceptions)
         classified = silver.classify(silver.mark_first_deliveries(rows, exceptions))
-        self._append("bronze_leads", silver.bronze_rows(rows), batch_id, size)
+        record = {BRONZE_RECORD: {"files": files, "repaired": repaired}}
+        self._append("bronze_leads", silver.bronze_rows(rows), batch_id, size, record)
         outcome_counts = [F.count_if(F.col("_outcome") == o).alias(o) for o in ("quarantine", "duplicate")]
         if self.commits.written(spark, self.config.table("silver_leads"), batch_id):
             counts = classified.agg(*outcome_counts).first().asDict()  # a replay: silver holds the batch
@@ -161,7 +196,7 @@ class IngestBatch:
             self._append("silver_leads", silver.silver_rows(counted), batch_id, size)
             counts = outcomes.get
         for outcome in ("quarantine", "duplicate"):
-            if counts[outcome]:  # an empty append would still commit a table version
+            if counts[outcome]:  # a write of no rows still plans and runs its jobs
                 logical, rows_of = silver.OUTPUTS[outcome]
                 self._append(logical, rows_of(classified), batch_id, counts[outcome])
 
@@ -225,8 +260,71 @@ def committed_batches(spark: SparkSession, checkpoint: str) -> int:
     return max((int(r[0]) + 1 for r in names if r[0].isdigit()), default=0)
 
 
-def run_counts(spark: SparkSession, config: Config, query_id: str, first_batch: int) -> dict[str, int]:
-    """What this run wrote, replayed batches included: rows stamped by this query's batches from `first_batch` on."""
+COUNTED = {"bronze": "bronze_leads", "silver": "silver_leads", "quarantined": "quarantine", "duplicates": "duplicates"}
+COUNT_NAMES = ("files", "rows_read", "bronze", "silver", "quarantined", "duplicates", "repaired")
+
+
+def run_counts(spark: SparkSession, config: Config, query_id: str, batches: range) -> dict[str, int]:
+    """What this run's batches wrote, a replayed one included.
+
+    Read from their commits (each tagged with its batch; Delta's operation metrics count the rows, bronze's tag
+    records files and repairs), which history gives without reading a row; counting the rows the batches stamped
+    scanned four tables (16-20 s after a run, docs/performance.md). The rows are counted only when history cannot
+    show every commit of the run: other writers' commits in between, or a commit written without its figures.
+    """
+    if not batches:
+        return dict.fromkeys(COUNT_NAMES, 0)
+    return _counts_from_commits(spark, config, query_id, batches) or _counts_from_rows(
+        spark, config, query_id, batches.start
+    )
+
+
+def _run_commits(history: list[Row], query_id: str, batches: range) -> dict[int, Row]:
+    """The commits of `history` tagged with one of this run's batches, by batch id."""
+    found = {}
+    for commit in history:
+        tag = commit_tags.parsed(commit["userMetadata"])
+        if tag is not None and tag["query_id"] == query_id and tag["batch_id"] in batches:
+            found[tag["batch_id"]] = commit
+    return found
+
+
+def _counts_from_commits(spark: SparkSession, config: Config, query_id: str, batches: range) -> dict[str, int] | None:
+    """The run's counts from its commits, or None unless history shows them all.
+
+    Every batch of new files commits to bronze first (Delta records no commit for an empty append, so a batch whose
+    files bronze already held has none: then the rows are counted). The other tables get a commit only from a batch
+    with rows for them, after its bronze commit: theirs are all shown once the history read reaches past the run's
+    first bronze commit, or holds all there is.
+    """
+    limit = len(batches) + BatchCommits.LOOKBACK
+    histories = {name: config.table(logical).history(spark, limit).collect() for name, logical in COUNTED.items()}
+    commits = {name: _run_commits(history, query_id, batches) for name, history in histories.items()}
+    if set(commits["bronze"]) != set(batches):
+        return None
+    run_start = commits["bronze"][batches.start]["timestamp"]
+    for name in ("silver", "quarantined", "duplicates"):
+        history = histories[name]
+        if len(history) == limit and history[-1]["timestamp"] >= run_start:
+            return None
+    written = [commit for found in commits.values() for commit in found.values()]
+    records = [commit_tags.parsed(commit["userMetadata"]).get(BRONZE_RECORD) for commit in commits["bronze"].values()]
+    if any("numOutputRows" not in (commit["operationMetrics"] or {}) for commit in written) or None in records:
+        return None
+    rows = {
+        name: sum(int(c["operationMetrics"]["numOutputRows"]) for c in found.values())
+        for name, found in commits.items()
+    }
+    return {
+        "files": sum(record["files"] for record in records),
+        "rows_read": rows["bronze"],
+        **rows,
+        "repaired": sum(record["repaired"] for record in records),
+    }
+
+
+def _counts_from_rows(spark: SparkSession, config: Config, query_id: str, first_batch: int) -> dict[str, int]:
+    """The run's counts from the rows its batches stamped, from `first_batch` on."""
 
     def written(logical: str) -> DataFrame:
         return (
@@ -242,9 +340,7 @@ def run_counts(spark: SparkSession, config: Config, query_id: str, first_batch: 
         "files": files,
         "rows_read": rows,
         "bronze": rows,
-        "silver": written("silver_leads").count(),
-        "quarantined": written("quarantine").count(),
-        "duplicates": written("duplicates").count(),
+        **{name: written(logical).count() for name, logical in COUNTED.items() if name != "bronze"},
         "repaired": repaired,
     }
 
@@ -256,4 +352,4 @@ def ingest(spark: SparkSession, config: Config, source: str) -> dict[str, int]:
     with progress_logged(spark):
         log.info("ingest: new files from %s -> bronze, silver, quarantine, duplicates", source)
         query = await_query(start(spark, config, source, available_now=True))
-    return run_counts(spark, config, str(query.id), first_batch)
+    return run_counts(spark, config, str(query.id), range(first_batch, committed_batches(spark, checkpoint)))

@@ -103,11 +103,11 @@ class BatchCommits:
     def written(self, spark: SparkSession, table: Table, batch_id: int) -> bool:
         return self.committed(spark, table, batch_id) is not None
 
-    def append(self, table: Table, rows: DataFrame, batch_id: int) -> None:
-        """Appends the rows unless this batch already did (a replay after a crash)."""
+    def append(self, table: Table, rows: DataFrame, batch_id: int, record: dict | None = None) -> None:
+        """Appends the rows unless this batch already did (a replay after a crash); `record` rides in the tag."""
         spark = rows.sparkSession
         if not self.written(spark, table, batch_id):
-            table.save(rows.write.mode("append").option("userMetadata", self.tag(spark, batch_id)))
+            table.save(rows.write.mode("append").option("userMetadata", self.tag(spark, batch_id, record)))
 
     @contextmanager
     def tagged(self, spark: SparkSession, batch_id: int, record: dict | None = None) -> Iterator[None]:

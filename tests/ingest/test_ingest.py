@@ -17,7 +17,8 @@ from leadscore import ingest as ingest_module
 from leadscore.errors import LeadscoreError
 from leadscore.generator import generate
 from leadscore.ingest import ingest
-from leadscore.streams import user_error
+from leadscore.streams import BatchCommits, user_error
+from leadscore.tables import Table
 from tests.conftest import config_for, kill_when, load_fixture
 
 OUTCOMES = ("silver_leads", "quarantine", "duplicates")
@@ -240,6 +241,87 @@ def test_a_reset_checkpoint_or_a_respelled_source_lands_nothing_twice(spark, con
 
     # the new query has now seen every file: a rerun needs no look at bronze, and lands nothing
     assert ingest(spark, config, str(folder))["bronze"] == 0
+
+
+def run_of(spark, config, source: Path) -> tuple[str, range]:
+    """The ingest query's id and the batches it has committed."""
+    checkpoint = ingest_module.checkpoint_for(config, str(source))
+    query_id = BatchCommits(checkpoint).query_id(spark)
+    return query_id, range(ingest_module.committed_batches(spark, checkpoint))
+
+
+def test_a_runs_counts_from_its_commits_are_the_rows_its_batches_stamped(spark, tmp_path):
+    """Three batches (one file each), so every table has commits of several batches: counted from their commits,
+    without reading a row, and from the rows, the same."""
+    config = config_for(tmp_path / "lakehouse", **{"ingest.max_files_per_trigger": 1})
+    folder = landing(tmp_path / "in", "generated_small.csv", "malformed_rows.csv")
+    shutil.copy(folder / "generated_small.csv", folder / "redelivered.csv")
+    counts = ingest(spark, config, str(folder))
+    query_id, batches = run_of(spark, config, folder)
+    assert len(batches) == 3
+    from_rows = ingest_module._counts_from_rows(spark, config, query_id, batches.start)
+    assert counts == ingest_module._counts_from_commits(spark, config, query_id, batches) == from_rows
+    # The malformed fixture repeats 8 of the generated file's contents, and the copy repeats all 300 (the copy's
+    # batch writes nothing to silver: no commit there, which the counts from commits must allow for).
+    assert counts == {
+        "files": 3, "rows_read": 618, "bronze": 618, "silver": 302, "quarantined": 7, "duplicates": 309, "repaired": 2,
+    }  # fmt: skip
+    silver_writes = config.table("silver_leads").history(spark).where(F.col("operation") == "WRITE").collect()
+    assert {json.loads(commit["userMetadata"])["batch_id"] for commit in silver_writes} == {0, 1}
+
+
+def test_counts_are_read_from_the_rows_when_history_cannot_show_every_commit_of_the_run(
+    spark, config, tmp_path, monkeypatch
+):
+    folder = landing(tmp_path / "in", "malformed_rows.csv")
+    counts = ingest(spark, config, str(folder))
+    query_id, batches = run_of(spark, config, folder)
+    monkeypatch.setattr(BatchCommits, "LOOKBACK", 1)  # history is read one commit further back than the run
+    assert ingest_module._counts_from_commits(spark, config, query_id, batches) is not None
+    # A batch without its bronze commit (one whose files bronze already held writes none).
+    assert ingest_module._counts_from_commits(spark, config, query_id, range(batches.start, batches.stop + 1)) is None
+
+    # Another writer's commit to quarantine after the run: what is read of its history no longer reaches the run.
+    spark.sql(f"ALTER TABLE {config.table('quarantine').sql_name} SET TBLPROPERTIES ('leadscore.note' = 'x')")
+    assert ingest_module._counts_from_commits(spark, config, query_id, batches) is None
+    assert ingest_module.run_counts(spark, config, query_id, batches) == counts
+    assert ingest_module.run_counts(spark, config, query_id, range(batches.stop, batches.stop)) == dict.fromkeys(
+        counts, 0
+    )
+
+
+def test_a_query_that_wrote_all_of_bronze_starts_without_reading_it(spark, config, tmp_path, monkeypatch):
+    """Its history shows that the query wrote every row bronze holds, so there are no earlier landings to look for;
+    once another query (another landing source) has written bronze too, they are looked for in bronze itself."""
+    folder = landing(tmp_path / "in", "generated_small.csv")
+    ingest(spark, config, str(folder))
+    checkpoint = ingest_module.checkpoint_for(config, str(folder))
+
+    def no_reads(*_):
+        raise AssertionError("bronze was read")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Table, "read", no_reads)
+        assert ingest_module.EarlierLandings.for_query(spark, config, checkpoint) is None
+
+    other = landing(tmp_path / "other", "malformed_rows.csv")
+    ingest(spark, config, str(other))
+    query_id = BatchCommits(checkpoint).query_id(spark)
+    assert not ingest_module._written_only_by(spark, config.table("bronze_leads"), query_id)
+    earlier = ingest_module.EarlierLandings.for_query(spark, config, checkpoint)
+    assert earlier is not None, "bronze holds a file this query has not seen: kept out of its batches"
+    assert ingest(spark, config, str(folder))["bronze"] == 0
+
+
+def test_earlier_landings_are_collected_by_the_first_batch_that_needs_them(spark):
+    """A query that starts with nothing new (a second landing source's, restarted) never reads bronze's contents."""
+    read = F.raise_error(F.lit("bronze was read"))
+    landed = spark.range(1).select(*[read.cast("string").alias(c) for c in ("_source_file", "_row_hash")])
+    earlier = ingest_module.EarlierLandings(landed.withColumn("_file_modification_time", read.cast("timestamp")))
+    batch = spark.createDataFrame([("f", None, "h", False)], "_source_file string, _file_modification_time timestamp, "
+                                  "_row_hash string, _probe boolean")  # fmt: skip
+    with pytest.raises(PySparkException, match="bronze was read"):
+        earlier.unseen(batch)
 
 
 def test_a_file_landed_long_after_newer_ones_is_still_taken(spark, config, tmp_path):
