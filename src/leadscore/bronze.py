@@ -45,6 +45,7 @@ RECORD_PATTERN = rf"^(?:{_RECORD_FIELD})(?:,(?:{_RECORD_FIELD}))*+$"
 RECORD_FIELDS_PATTERN = rf"(?:^|,)({_RECORD_FIELD})"
 # A whole row written as one quoted field (its own quotes doubled inside), perhaps followed by trailing delimiters.
 WRAPPED_PATTERN = r'^"((?:[^"]|"")*)",*$'
+FIRST_RECORD_LINE = 2  # every file's first record: the header is line 1, and a file without rows is refused
 LANDING_MAX_FILE_AGE = "36500d"  # a century: no landed file is too old to be taken
 MAX_RECORD_LINES = 50  # lines a quoted field may span; beyond that an unclosed quote is damage, not a record
 
@@ -164,7 +165,7 @@ def records_of(lines: Column, spans: Column) -> Column:
     return F.transform(
         starts,
         lambda i: F.struct(
-            (i + 2).cast("long").alias("line"),
+            (i + FIRST_RECORD_LINE).cast("long").alias("line"),
             F.coalesce(
                 _joined(lines, i, F.try_element_at(F.filter(spans, lambda s: s["start"] == i), F.lit(1))["end"]),
                 lines[i],
@@ -253,7 +254,9 @@ def split_files(files: DataFrame, encoding: str = UTF8) -> DataFrame:
     # Only a file with a quoted field spanning lines pays for joining them; each step its own projection, computed once.
     ended = flagged.select("*", F.when(spans_lines, record_ends(data)).alias("_ends"))
     spanned = ended.select("*", F.when(spans_lines, record_spans(F.col("_ends"))).alias("_spans"))
-    numbered = F.transform(data, lambda line, i: F.struct((i + 2).cast("long").alias("line"), line.alias("text")))
+    numbered = F.transform(
+        data, lambda line, i: F.struct((i + FIRST_RECORD_LINE).cast("long").alias("line"), line.alias("text"))
+    )
     records = spanned.select(
         "path",
         "modificationTime",

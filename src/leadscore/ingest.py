@@ -175,9 +175,13 @@ class IngestBatch:
             F.lit(self.commits.query_id(spark)).alias("_ingest_query_id"),
             F.lit(batch_id).cast("long").alias("_ingest_batch_id"),
         )
-        # Probes have neither a file nor a repair, so these count the rows' own.
+        # Probes have neither a line nor a repair, so these count the rows' own. A file is counted by its first record:
+        # a distinct count of file names took 0.41 s a batch against 0.23 s (its own shuffles; docs/performance.md).
         new_contents, size, files, repaired = batch.agg(
-            F.count_if(F.col(PROBE)), F.count_if(~F.col(PROBE)), F.count_distinct("_source_file"), F.count("_repair")
+            F.count_if(F.col(PROBE)),
+            F.count_if(~F.col(PROBE)),
+            F.count_if(F.col("_line_number") == bronze.FIRST_RECORD_LINE),
+            F.count("_repair"),
         ).first()
         # As many contents never seen as rows: every row is the first delivery of a new content, so there is nothing
         # to tell apart. The usual batch; grouping a clean backfill's 1M rows by content took 15 s to find nothing.

@@ -256,6 +256,9 @@ def test_a_runs_counts_from_its_commits_are_the_rows_its_batches_stamped(spark, 
     config = config_for(tmp_path / "lakehouse", **{"ingest.max_files_per_trigger": 1})
     folder = landing(tmp_path / "in", "generated_small.csv", "malformed_rows.csv")
     shutil.copy(folder / "generated_small.csv", folder / "redelivered.csv")
+    for age, name in enumerate(("redelivered.csv", "malformed_rows.csv", "generated_small.csv")):  # taken oldest first
+        landed = (folder / name).stat().st_mtime - 60 * age
+        os.utime(folder / name, (landed, landed))
     counts = ingest(spark, config, str(folder))
     query_id, batches = run_of(spark, config, folder)
     assert len(batches) == 3
