@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
@@ -110,7 +109,7 @@ class EarlierLandings:
 def _written_only_by(spark: SparkSession, table: Table, query_id: str) -> bool:
     """Whether every commit that added rows to the table carries this query's tag, shown by its history back to its
     creation: then the table holds no file the query has not seen, and nothing needs scanning (a scan of bronze was
-    the first and dearest Delta work of a fresh process on an existing lakehouse: 30-43 s, docs/performance.md).
+    the first and dearest Delta work of a fresh process on an existing lakehouse: 16.8 s idle, docs/performance.md).
     False when history goes back further than HISTORY_PROOF commits, or its oldest commits were cleaned up."""
     history = table.history(spark, HISTORY_PROOF).select("version", "operation", "userMetadata").collect()
     if not history or history[-1]["version"] != 0:
@@ -237,9 +236,8 @@ def create_tables(spark: SparkSession, config: Config, parsed_schema: T.StructTy
     classified = silver.classify(silver.mark_first_deliveries(rows, exceptions))
     schemas = {"bronze_leads": silver.bronze_rows(rows).schema}
     schemas |= {logical: rows_of(classified).schema for logical, rows_of in silver.OUTPUTS.values()}
-    # Created at once: four CREATEs one after another took 1.8-2.4 s warm, at once 1.2-1.5 s (docs/performance.md).
-    with ThreadPoolExecutor(len(missing)) as pool:
-        list(pool.map(lambda logical: config.table(logical).create_if_missing(spark, schemas[logical]), missing))
+    for logical in missing:  # one after another: over Spark Connect a schema's DDL needs the thread's active session
+        config.table(logical).create_if_missing(spark, schemas[logical])
 
 
 def start(spark: SparkSession, config: Config, source: str, *, available_now: bool) -> StreamingQuery:
@@ -273,6 +271,7 @@ def committed_batches(spark: SparkSession, checkpoint: str) -> int:
     return max((int(r[0]) + 1 for r in names if r[0].isdigit()), default=0)
 
 
+OTHER_COMMITS = 20  # commits by other writers that a run's counts allow for among its own in a table's history
 COUNTED = {"bronze": "bronze_leads", "silver": "silver_leads", "quarantined": "quarantine", "duplicates": "duplicates"}
 COUNT_NAMES = ("files", "rows_read", "bronze", "silver", "quarantined", "duplicates", "repaired")
 
@@ -282,7 +281,7 @@ def run_counts(spark: SparkSession, config: Config, query_id: str, batches: rang
 
     Read from their commits (each tagged with its batch; Delta's operation metrics count the rows, bronze's tag
     records files and repairs), which history gives without reading a row; counting the rows the batches stamped
-    scanned four tables (16-20 s after a run, docs/performance.md). The rows are counted only when history cannot
+    scanned four tables (9-20 s after a run, docs/performance.md). The rows are counted only when history cannot
     show every commit of the run: other writers' commits in between, or a commit written without its figures.
     """
     if not batches:
@@ -310,7 +309,7 @@ def _counts_from_commits(spark: SparkSession, config: Config, query_id: str, bat
     with rows for them, after its bronze commit: theirs are all shown once the history read reaches past the run's
     first bronze commit, or holds all there is.
     """
-    limit = len(batches) + BatchCommits.LOOKBACK
+    limit = len(batches) + OTHER_COMMITS
     histories = {name: config.table(logical).history(spark, limit).collect() for name, logical in COUNTED.items()}
     commits = {name: _run_commits(history, query_id, batches) for name, history in histories.items()}
     if set(commits["bronze"]) != set(batches):

@@ -279,7 +279,7 @@ def test_counts_are_read_from_the_rows_when_history_cannot_show_every_commit_of_
     folder = landing(tmp_path / "in", "malformed_rows.csv")
     counts = ingest(spark, config, str(folder))
     query_id, batches = run_of(spark, config, folder)
-    monkeypatch.setattr(BatchCommits, "LOOKBACK", 1)  # history is read one commit further back than the run
+    monkeypatch.setattr(ingest_module, "OTHER_COMMITS", 1)  # history is read one commit further back than the run
     assert ingest_module._counts_from_commits(spark, config, query_id, batches) is not None
     # A batch without its bronze commit (one whose files bronze already held writes none).
     assert ingest_module._counts_from_commits(spark, config, query_id, range(batches.start, batches.stop + 1)) is None
