@@ -310,10 +310,13 @@ def _counts_from_commits(spark: SparkSession, config: Config, query_id: str, bat
     first bronze commit, or holds all there is.
     """
     limit = len(batches) + OTHER_COMMITS
-    histories = {name: config.table(logical).history(spark, limit).collect() for name, logical in COUNTED.items()}
-    commits = {name: _run_commits(history, query_id, batches) for name, history in histories.items()}
-    if set(commits["bronze"]) != set(batches):
-        return None
+    histories: dict[str, list[Row]] = {}
+    commits: dict[str, dict[int, Row]] = {}
+    for name, logical in COUNTED.items():  # bronze first: without all its commits, the others are not read
+        histories[name] = config.table(logical).history(spark, limit).collect()
+        commits[name] = _run_commits(histories[name], query_id, batches)
+        if name == "bronze" and set(commits[name]) != set(batches):
+            return None
     run_start = commits["bronze"][batches.start]["timestamp"]
     for name in ("silver", "quarantined", "duplicates"):
         history = histories[name]
