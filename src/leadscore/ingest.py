@@ -62,10 +62,11 @@ class EarlierLandings:
     are gone, so the landing folder's files come again. A file already landed (same path, same modification time) is
     skipped whole, and a content bronze already holds is a re-delivery, not new.
 
-    Asked for when the query starts, and only while bronze holds files the query's own log has not seen: an
-    ordinary run, or a reset query once it has passed over the earlier files, never builds it. Its files and contents
-    are collected by the first batch that needs them: a run with nothing new (a second landing source's query
-    restarted, say) does not pay for the distinct contents of all of bronze.
+    Looked for by the first micro-batch a run executes, not when the query starts: a run with nothing new (a
+    restart, a second landing source's query run again) never asks bronze, which on a large lakehouse was the
+    dearest step of such a run (15 s, docs/performance.md). Found only while bronze holds files the query had not
+    seen before that batch, so an ordinary run, or a reset query once it has passed over the earlier files, never
+    builds it; its files and contents are collected by the first batch that needs them.
     """
 
     def __init__(self, landed: DataFrame):
@@ -80,22 +81,21 @@ class EarlierLandings:
         return self._files, self._contents
 
     @classmethod
-    def for_query(cls, spark: SparkSession, config: Config, checkpoint: str) -> EarlierLandings | None:
-        """None unless bronze holds files, landed by another query (another checkpoint), that this query has not
-        seen yet; so the check costs nothing once a reset query has passed over the files that were landed."""
+    def for_batch(
+        cls, spark: SparkSession, config: Config, commits: BatchCommits, batch_id: int
+    ) -> EarlierLandings | None:
+        """None unless bronze holds files, landed by another query (another checkpoint), that this query had not
+        seen before `batch_id`: the files of that batch, and of a replayed one, are in the checkpoint's log already,
+        and are not the earlier landings they may repeat."""
         bronze_table = config.table("bronze_leads")
-        if not bronze_table.exists(spark):
+        own_id = commits.query_id(spark)
+        if _written_only_by(spark, bronze_table, own_id):
             return None
-        own_id = BatchCommits(checkpoint).query_id(spark) if _has_metadata(spark, checkpoint) else None
-        if own_id is not None and _written_only_by(spark, bronze_table, own_id):
-            return None
-        landed = bronze_table.read(spark)
-        if own_id is not None:  # this query's own writes (a replayed batch's) are not earlier ones
-            landed = landed.where(F.col("_ingest_query_id") != own_id)
+        landed = bronze_table.read(spark).where(F.col("_ingest_query_id") != own_id)  # a replayed batch's own rows
         files = landed.select(_file_key(landed)).distinct()
-        if files.join(files_seen(spark, checkpoint), "_file_key", "left_anti").isEmpty():
+        if files.join(files_seen(spark, commits.checkpoint, batch_id), "_file_key", "left_anti").isEmpty():
             return None
-        log.info("ingest: checkpoint %s is new to files bronze holds: those files are skipped", checkpoint)
+        log.info("ingest: checkpoint %s is new to files bronze holds: those files are skipped", commits.checkpoint)
         return cls(landed)
 
     def unseen(self, batch: DataFrame) -> DataFrame:
@@ -123,9 +123,9 @@ def _file_key(files: DataFrame) -> Column:
     return F.regexp_replace(files["_source_file"], "^file:/+", "/").alias("_file_key")
 
 
-def files_seen(spark: SparkSession, checkpoint: str) -> DataFrame:
-    """The files the query's file source has taken (its log in the checkpoint: a header line, then one JSON object
-    per file), as `_file_key`."""
+def files_seen(spark: SparkSession, checkpoint: str, before_batch: int) -> DataFrame:
+    """The files the query's file source took in its batches before `before_batch` (its log in the checkpoint: a
+    header line, then one JSON object per file with the batch that took it), as `_file_key`."""
     log_lines = f"{checkpoint}/sources/0"
     empty = spark.createDataFrame([], "_file_key string")
     try:
@@ -133,25 +133,23 @@ def files_seen(spark: SparkSession, checkpoint: str) -> DataFrame:
         _ = lines.schema  # analysed here: over Spark Connect a missing log is only found when the plan is analysed
     except AnalysisException:
         return empty
-    paths = lines.select(F.get_json_object("value", "$.path").alias("_source_file"))
+    taken = lines.where(F.get_json_object("value", "$.batchId").cast("long") < before_batch)
+    paths = taken.select(F.get_json_object("value", "$.path").alias("_source_file"))
     return paths.select(_file_key(paths))
 
 
-def _has_metadata(spark: SparkSession, checkpoint: str) -> bool:
-    try:
-        spark.read.text(f"{checkpoint}/metadata").limit(1).collect()
-    except AnalysisException:
-        return False
-    return True
-
-
 class IngestBatch:
-    """foreachBatch: one parsed batch -> bronze, silver, quarantine and duplicates, each append idempotent."""
+    """foreachBatch: one parsed batch -> bronze, silver, quarantine and duplicates, each append idempotent.
 
-    def __init__(self, config: Config, commits: BatchCommits, earlier: EarlierLandings | None = None):
+    `look_for_earlier`: bronze existed when the query started, so it may hold earlier landings (`EarlierLandings`),
+    looked for by the first batch the run executes.
+    """
+
+    def __init__(self, config: Config, commits: BatchCommits, *, look_for_earlier: bool):
         self.config = config
         self.commits = commits
-        self.earlier = earlier
+        self.look_for_earlier = look_for_earlier
+        self.earlier: EarlierLandings | None = None
 
     def _append(self, logical: str, rows: DataFrame, batch_id: int, size: int, record: dict | None = None) -> None:
         """Appends `size` rows: one file from a live micro-batch; a backfill's batch in the partitions Spark's file
@@ -166,6 +164,9 @@ class IngestBatch:
         # 1M-row batch's parse (docs/performance.md), and not the heap, which a backfill's batch beside the parse's
         # whole-file buffers ran out of.
         batch = batch.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
+        if self.look_for_earlier:
+            self.earlier = EarlierLandings.for_batch(spark, self.config, self.commits, batch_id)
+            self.look_for_earlier = False
         if self.earlier is not None:
             batch = self.earlier.unseen(batch)
         rows = batch.where(~F.col(PROBE)).select(
@@ -246,8 +247,8 @@ def start(spark: SparkSession, config: Config, source: str, *, available_now: bo
     bronze.check_landing(spark, source)
     checkpoint = checkpoint_for(config, source)
     QueryLock.acquire(checkpoint, "ingest")
-    # Asked before the tables are created: in a new lakehouse there is no bronze, so nothing to ask it.
-    earlier = EarlierLandings.for_query(spark, config, checkpoint)
+    # Asked before the tables are created: in a new lakehouse there is no bronze, so no earlier landings.
+    look_for_earlier = config.table("bronze_leads").exists(spark)
     encoding = config.ingest.encoding
     bronze.legacy_charsets(spark, encoding)
     files = bronze.read_landing(spark, source, config.ingest.max_files_per_trigger)
@@ -256,7 +257,7 @@ def start(spark: SparkSession, config: Config, source: str, *, available_now: bo
     writer = (
         deliveries(parsed)
         .writeStream.queryName("ingest")
-        .foreachBatch(IngestBatch(config, BatchCommits(checkpoint), earlier))
+        .foreachBatch(IngestBatch(config, BatchCommits(checkpoint), look_for_earlier=look_for_earlier))
         .option("checkpointLocation", checkpoint)
     )
     return trigger(writer, available_now, config.stream.trigger_seconds).start()

@@ -239,6 +239,14 @@ def test_a_reset_checkpoint_or_a_respelled_source_lands_nothing_twice(spark, con
     assert table_counts(spark, config)["silver_leads"] == before["silver_leads"]
     assert_every_row_accounted_for(spark, config)
 
+    # A replay of the reset query's first batch (killed before its commit) still finds the earlier landings: the
+    # files the checkpoint's log gives that batch are not files the query had seen before it.
+    checkpoint = ingest_module.checkpoint_for(config, str(folder))
+    commits = BatchCommits(checkpoint)
+    assert ingest_module.EarlierLandings.for_batch(spark, config, commits, 0) is not None
+    next_batch = ingest_module.committed_batches(spark, checkpoint)
+    assert ingest_module.EarlierLandings.for_batch(spark, config, commits, next_batch) is None
+
     # the new query has now seen every file: a rerun needs no look at bronze, and lands nothing
     assert ingest(spark, config, str(folder))["bronze"] == 0
 
@@ -293,27 +301,33 @@ def test_counts_are_read_from_the_rows_when_history_cannot_show_every_commit_of_
     )
 
 
-def test_a_query_that_wrote_all_of_bronze_starts_without_reading_it(spark, config, tmp_path, monkeypatch):
+def test_a_query_that_wrote_all_of_bronze_does_not_read_it_and_a_run_with_nothing_new_never_does(
+    spark, config, tmp_path, monkeypatch
+):
     """Its history shows that the query wrote every row bronze holds, so there are no earlier landings to look for;
-    once another query (another landing source) has written bronze too, they are looked for in bronze itself."""
+    once another query (another landing source) has written bronze too, they are looked for in bronze itself, by the
+    first batch a run executes: a run with nothing new reads no row of bronze."""
     folder = landing(tmp_path / "in", "generated_small.csv")
     ingest(spark, config, str(folder))
     checkpoint = ingest_module.checkpoint_for(config, str(folder))
+    commits, next_batch = BatchCommits(checkpoint), ingest_module.committed_batches(spark, checkpoint)
 
     def no_reads(*_):
         raise AssertionError("bronze was read")
 
     with monkeypatch.context() as patched:
         patched.setattr(Table, "read", no_reads)
-        assert ingest_module.EarlierLandings.for_query(spark, config, checkpoint) is None
+        assert ingest_module.EarlierLandings.for_batch(spark, config, commits, next_batch) is None
 
     other = landing(tmp_path / "other", "malformed_rows.csv")
     ingest(spark, config, str(other))
-    query_id = BatchCommits(checkpoint).query_id(spark)
-    assert not ingest_module._written_only_by(spark, config.table("bronze_leads"), query_id)
-    earlier = ingest_module.EarlierLandings.for_query(spark, config, checkpoint)
+    assert not ingest_module._written_only_by(spark, config.table("bronze_leads"), commits.query_id(spark))
+    earlier = ingest_module.EarlierLandings.for_batch(spark, config, commits, next_batch)
     assert earlier is not None, "bronze holds a file this query has not seen: kept out of its batches"
-    assert ingest(spark, config, str(folder))["bronze"] == 0
+    with monkeypatch.context() as patched:
+        patched.setattr(Table, "read", no_reads)
+        assert ingest(spark, config, str(folder))["bronze"] == 0
+        assert ingest(spark, config, str(other))["bronze"] == 0
 
 
 def test_earlier_landings_are_collected_by_the_first_batch_that_needs_them(spark):
