@@ -84,9 +84,10 @@ def generated(rows: int) -> Path:
     return folder
 
 
-def session(lakehouse: Path, tracking_uri: str | None = None, **overrides):
+def session(lakehouse: Path, tracking_uri: str | None = None, *, stream: bool = False, **overrides):
     """A child's Spark session and config: local, on its own lakehouse (and the model's tracking store, when it
-    scores), without the Spark UI; `overrides` are config keys a phase sets for what it measures."""
+    scores), without the Spark UI; `overrides` are config keys a phase sets for what it measures. `stream`: the
+    session `leadscore stream` builds (its own heap), for a phase that measures the real-time path."""
     from leadscore.config import load_config
     from leadscore.spark import get_spark
 
@@ -99,7 +100,7 @@ def session(lakehouse: Path, tracking_uri: str | None = None, **overrides):
             **overrides,
         },
     )
-    return get_spark(config.spark, "leadscore-bench"), config
+    return get_spark(config.stream_spark if stream else config.spark, "leadscore-bench"), config
 
 
 def export_schema():

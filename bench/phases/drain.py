@@ -40,7 +40,7 @@ def child_drain(args: dict) -> dict:
     from leadscore.ingest import ingest
 
     lakehouse, source = Path(args["lakehouse"]), args["source"]
-    spark, config = session(lakehouse, args["tracking_uri"], **{"stream.max_files_per_trigger": 100_000})
+    spark, config = session(lakehouse, args["tracking_uri"], stream=True, **{"stream.max_files_per_trigger": 100_000})
     scores = config.table("lead_scores")
 
     started = time.perf_counter()  # silver holds every lead; bronze and silver have nothing new

@@ -24,7 +24,7 @@ def child_flat_cost(args: dict) -> dict:
     from leadscore.simulate import GENERATED, replay
 
     lakehouse = Path(args["lakehouse"])
-    spark, config = session(lakehouse, args["tracking_uri"])
+    spark, config = session(lakehouse, args["tracking_uri"], stream=True)
     spark.conf.set("spark.sql.streaming.numRecentProgressUpdates", "100000")
     if args["source"]:
         ingest.ingest(spark, config, args["source"])

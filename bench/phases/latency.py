@@ -189,7 +189,9 @@ def child_latency(args: dict) -> dict:
     from leadscore.simulate import GENERATED, replay
 
     lakehouse = Path(args["lakehouse"])
-    spark, config = session(lakehouse, args["tracking_uri"], **{"stream.trigger_seconds": args["trigger_seconds"]})
+    spark, config = session(
+        lakehouse, args["tracking_uri"], stream=True, **{"stream.trigger_seconds": args["trigger_seconds"]}
+    )
     spark.conf.set("spark.sql.streaming.numRecentProgressUpdates", "100000")  # every batch of the run, not the last 100
     files = int(args["seconds"])
     warmup = WARMUP_SECONDS if files >= 4 * WARMUP_SECONDS else 0  # a tiny run keeps every file

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class StreamSettings:
     max_files_per_trigger: int
     champion_check_seconds: float
     shadow_challenger: bool
+    driver_memory: str
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,11 @@ class Config:
 
     def table(self, logical: str) -> Table:
         return table_ref(logical, self.storage, self.lakehouse, self.catalog, self.schema)
+
+    @property
+    def stream_spark(self) -> SparkSettings:
+        """The session settings of a `leadscore stream` process: the jobs' own, with the stream's heap."""
+        return replace(self.spark, driver_memory=self.stream.driver_memory)
 
     def checkpoint(self, stream: str) -> str:
         return f"{self.checkpoints.rstrip('/')}/{stream}"

@@ -8,6 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from chispa import assert_df_equality
 
@@ -153,6 +154,8 @@ def test_a_second_stream_on_a_running_lakehouse_stops_at_once_naming_the_first(t
             assert len(error) == 1 and f"is already running (pid {first.pid} on " in error[0], error
             assert "one writer per lakehouse" in error[0]
         assert first.poll() is None
+        jvms = [p for p in psutil.Process(first.pid).children(recursive=True) if p.name() == "java"]
+        assert [f"-Xmx{config.stream.driver_memory}" in p.cmdline() for p in jvms] == [True], "the stream's own heap"
 
 
 def stable(df):

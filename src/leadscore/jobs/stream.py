@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> dict:
-    spark = get_spark(config.spark, "leadscore-stream", spark_ml=True)
+    spark = get_spark(config.stream_spark, "leadscore-stream", spark_ml=True)
     source = local_path(args.source) if args.source else None
     realtime.run(spark, config, source, available_now=args.available_now)
     table = config.table("lead_scores")
