@@ -60,6 +60,7 @@ class ModelSettings:
     priority: dict[str, float]
     tune: bool
     promotion: dict[str, Any]
+    driver_memory: str
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,11 @@ class Config:
     def stream_spark(self) -> SparkSettings:
         """The session settings of a `leadscore stream` process: the jobs' own, with the stream's heap."""
         return replace(self.spark, driver_memory=self.stream.driver_memory)
+
+    @property
+    def train_spark(self) -> SparkSettings:
+        """The session settings of a `leadscore train` or `retrain` process: the jobs' own, with training's heap."""
+        return replace(self.spark, driver_memory=self.model.driver_memory)
 
     def checkpoint(self, stream: str) -> str:
         return f"{self.checkpoints.rstrip('/')}/{stream}"

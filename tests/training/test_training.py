@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import mlflow
 import numpy as np
+import psutil
 import pytest
 from mlflow.artifacts import load_dict, load_text
 
@@ -148,3 +152,24 @@ def test_the_chosen_model_beats_the_baseline_and_its_threshold_is_the_best_cut_o
     validation = training.splits_of(gold_sample, 4)["validation"]
     scores, labels = training.scores_and_labels(trained.model, validation)
     assert trained.metrics["threshold"] == training.accuracy_threshold(scores, labels)
+
+
+@pytest.mark.parametrize("job", ["train", "retrain"])
+def test_training_jobs_run_on_the_training_heap_and_stop_with_2_without_silver(tmp_path, job):
+    """Spark ML's fits grow the JVM past its heap, so `train` and `retrain` start theirs with model.driver_memory."""
+    config = config_for(tmp_path)
+    assert config.model.driver_memory != config.spark.driver_memory  # else this test could not tell them apart
+    command = [sys.executable, "-m", "leadscore.cli", job, "--lakehouse", config.lakehouse]
+    stderr = tmp_path / "stderr"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr.open("w"))
+    heaps = set()
+    while process.poll() is None:  # the JVM lives from the session's start until the error ends the process
+        try:
+            jvms = [p.cmdline() for p in psutil.Process(process.pid).children(recursive=True) if p.name() == "java"]
+            drivers = [argv for argv in jvms if "org.apache.spark.launcher.Main" not in argv]  # spark-submit's own
+            heaps |= {arg for argv in drivers for arg in argv if arg.startswith("-Xmx")}
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.05)
+    assert process.returncode == 2 and "no silver table" in stderr.read_text()
+    assert heaps == {f"-Xmx{config.model.driver_memory}"}

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> dict:
-    spark = get_spark(config.spark, "leadscore-retrain", spark_ml=True)  # over Spark Connect: stops here
+    spark = get_spark(config.train_spark, "leadscore-retrain", spark_ml=True)  # over Spark Connect: stops here
     client = tracking.client(config)
     name = model_name(config, args.feature_set)
     champion = version_by_alias(client, name, CHAMPION) if registered(client, name) else None

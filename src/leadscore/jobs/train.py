@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     name = model_name(config, feature_set)  # an unknown feature set stops here, before any work
     seed = config.model.seed if args.seed is None else args.seed
     tune = config.model.tune if args.tune is None else args.tune
-    spark = get_spark(config.spark, "leadscore-train", spark_ml=True)
+    spark = get_spark(config.train_spark, "leadscore-train", spark_ml=True)
     if not config.table("silver_leads").exists(spark):
         raise LeadscoreError(
             f"no silver table at {config.table('silver_leads').location}: run `leadscore ingest` first"
