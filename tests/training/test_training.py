@@ -161,15 +161,16 @@ def test_training_jobs_run_on_the_training_heap_and_stop_with_2_without_silver(t
     assert config.model.driver_memory != config.spark.driver_memory  # else this test could not tell them apart
     command = [sys.executable, "-m", "leadscore.cli", job, "--lakehouse", config.lakehouse]
     stderr = tmp_path / "stderr"
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr.open("w"))
     heaps = set()
-    while process.poll() is None:  # the JVM lives from the session's start until the error ends the process
-        try:
-            jvms = [p.cmdline() for p in psutil.Process(process.pid).children(recursive=True) if p.name() == "java"]
-            drivers = [argv for argv in jvms if "org.apache.spark.launcher.Main" not in argv]  # spark-submit's own
-            heaps |= {arg for argv in drivers for arg in argv if arg.startswith("-Xmx")}
-        except psutil.NoSuchProcess:
-            pass
-        time.sleep(0.05)
+    with stderr.open("w") as err:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        while process.poll() is None:  # the JVM lives from the session's start until the error ends the process
+            try:
+                jvms = [p.cmdline() for p in psutil.Process(process.pid).children(recursive=True) if p.name() == "java"]
+                drivers = [argv for argv in jvms if "org.apache.spark.launcher.Main" not in argv]  # spark-submit's
+                heaps |= {arg for argv in drivers for arg in argv if arg.startswith("-Xmx")}
+            except psutil.NoSuchProcess:
+                pass
+            time.sleep(0.05)
     assert process.returncode == 2 and "no silver table" in stderr.read_text()
     assert heaps == {f"-Xmx{config.model.driver_memory}"}
