@@ -28,6 +28,9 @@ class TableSpec:
     name: str
     stats_columns: tuple[str, ...]  # the columns filtered on: Delta keeps file statistics for these only
     properties: dict[str, str] = field(default_factory=dict)
+    # Liquid clustering: OPTIMIZE lays the rows out by these columns, so that once a table spans many files a lookup
+    # of a few keys reads few of them (nothing runs OPTIMIZE by itself: docs/performance.md measures why).
+    cluster_by: tuple[str, ...] = ()
 
     @property
     def table_properties(self) -> dict[str, str]:
@@ -51,6 +54,7 @@ TABLES: dict[str, TableSpec] = {
             "delta.enableChangeDataFeed": "true",  # the CRM sync reads the table's changes
             "delta.enableDeletionVectors": "true",  # an update marks the old row instead of rewriting its file
         },
+        cluster_by=("prospect_id",),  # the MERGE's key and an agent's lookup
     ),  # each scores micro-batch's record is in its MERGE's commit (leadscore.monitoring.batches)
     "drift": TableSpec("gold", "drift", ("model_id", "computed_at")),  # drift metrics per monitor run
     # Bins and reference distributions, fixed per model version.
@@ -113,10 +117,12 @@ class Table:
         In SQL, for a path as for a catalog name: open-source Delta's builder parses a name as `schema.table` (it
         rejects `catalog.schema.table`), and its Python API does not reach a Spark Connect server.
         """
-        properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLES[self.logical].table_properties.items())
+        spec = TABLES[self.logical]
+        properties = ", ".join(f"'{k}' = '{v}'" for k, v in spec.table_properties.items())
+        clustering = f"CLUSTER BY ({', '.join(spec.cluster_by)}) " if spec.cluster_by else ""
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {self.sql_name} ({_nullable(schema).toDDL()}) USING delta "
-            f"TBLPROPERTIES ({properties})"
+            f"{clustering}TBLPROPERTIES ({properties})"
         )
 
     @property

@@ -54,10 +54,15 @@ def test_newer_events_update_new_leads_insert_and_late_events_are_ignored(spark,
     assert_df_equality(current(spark, table), expected, ignore_nullable=True)
 
 
-def test_the_table_feeds_changes(spark, config):
+def test_the_table_feeds_changes_and_is_clustered_by_lead(spark, config):
     table = create(spark, config)
-    properties = spark.sql(f"DESCRIBE DETAIL {table.sql_name}").first()["properties"]
-    assert properties["delta.enableChangeDataFeed"] == "true"
+    detail = spark.sql(f"DESCRIBE DETAIL {table.sql_name}").first()
+    assert detail["properties"]["delta.enableChangeDataFeed"] == "true"
+    assert detail["clusteringColumns"] == ["prospect_id"]
+    scores.merge(spark, config, spark.createDataFrame([row("b", 0.2, T1), row("a", 0.3, T1)], ROWS_DDL))
+    spark.sql(f"OPTIMIZE {table.sql_name}")  # what lays the rows out by lead (run by hand or by maintenance)
+    optimized = table.history(spark, 1).first()
+    assert (optimized["operation"], optimized["operationParameters"]["clusterBy"]) == ("OPTIMIZE", '["prospect_id"]')
 
 
 def test_events_at_the_same_time_are_ordered_by_file_then_line_whatever_the_batch_order(spark, config):
