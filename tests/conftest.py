@@ -23,6 +23,7 @@ from tests.tiny_training import SEED, train_tiny
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 REAL_SAMPLE = ROOT.parent / "shared" / "data" / "leads.csv"
+AUTO_COMPACTION = "spark.databricks.delta.autoCompact.enabled"
 
 
 def load_fixture(name: str) -> Path:
@@ -33,6 +34,19 @@ def load_fixture(name: str) -> Path:
 
 def config_for(lakehouse: Path, **overrides) -> Config:
     return load_config("local", overrides={"lakehouse": str(lakehouse), "spark.ui": False, **overrides})
+
+
+@contextmanager
+def without_auto_compaction(spark) -> Iterator[None]:
+    """A table's versions exactly as the block's writes make them. lead_scores has Delta's auto compaction on, which
+    adds an OPTIMIZE version after a write it finds worth compacting (the first write of a table in a process that
+    made several files, then every 50 small files): tests that name versions build their table without it; auto
+    compaction itself is tested in tests/scoring/test_merge.py."""
+    spark.conf.set(AUTO_COMPACTION, "false")  # the session's setting overrides the table's property
+    try:
+        yield
+    finally:
+        spark.conf.unset(AUTO_COMPACTION)
 
 
 @contextmanager

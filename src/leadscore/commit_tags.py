@@ -15,8 +15,16 @@ def tag(query_id: str, batch_id: int, record: dict | None = None) -> str:
     return json.dumps({"query_id": query_id, "batch_id": batch_id, **(record or {})})
 
 
-def parsed(user_metadata: str | None) -> dict | None:
-    """The tag a commit carries, or None for a commit by another writer (no text, or text of its own)."""
+# Operations that carry a batch's tag without being its write: Delta's auto compaction runs as a hook of the write's
+# commit, in the writer's session, so its OPTIMIZE inherits the tag (and record) the session set for the write.
+NOT_A_WRITE = ("OPTIMIZE",)
+
+
+def parsed(user_metadata: str | None, operation: str | None = None) -> dict | None:
+    """The tag a commit carries, or None for a commit by another writer (no text, or text of its own) and for an
+    operation that is `NOT_A_WRITE`."""
+    if operation in NOT_A_WRITE:
+        return None
     try:
         found = json.loads(user_metadata or "")
     except ValueError:

@@ -86,8 +86,8 @@ class BatchCommits:
     def tag(self, spark: SparkSession, batch_id: int, record: dict | None = None) -> str:
         return commit_tags.tag(self.query_id(spark), batch_id, record)
 
-    def _tags_batch(self, spark: SparkSession, user_metadata: str | None, batch_id: int) -> bool:
-        tag = commit_tags.parsed(user_metadata)
+    def _tags_batch(self, spark: SparkSession, commit: Row, batch_id: int) -> bool:
+        tag = commit_tags.parsed(commit["userMetadata"], commit["operation"])
         return tag is not None and (tag["query_id"], tag["batch_id"]) == (self.query_id(spark), batch_id)
 
     def committed(self, spark: SparkSession, table: Table, batch_id: int) -> Row | None:
@@ -98,7 +98,7 @@ class BatchCommits:
         if batch_id != self._first_batch:
             return None
         history = table.history(spark, self.LOOKBACK).collect()
-        return next((row for row in history if self._tags_batch(spark, row["userMetadata"], batch_id)), None)
+        return next((row for row in history if self._tags_batch(spark, row, batch_id)), None)
 
     def written(self, spark: SparkSession, table: Table, batch_id: int) -> bool:
         return self.committed(spark, table, batch_id) is not None

@@ -28,8 +28,8 @@ class TableSpec:
     name: str
     stats_columns: tuple[str, ...]  # the columns filtered on: Delta keeps file statistics for these only
     properties: dict[str, str] = field(default_factory=dict)
-    # Liquid clustering: OPTIMIZE lays the rows out by these columns, so that once a table spans many files a lookup
-    # of a few keys reads few of them (nothing runs OPTIMIZE by itself: docs/performance.md measures why).
+    # Liquid clustering: OPTIMIZE (auto compaction's too) lays the rows out by these columns, so that once a table
+    # spans many files a lookup of a few keys reads few of them.
     cluster_by: tuple[str, ...] = ()
 
     @property
@@ -53,6 +53,10 @@ TABLES: dict[str, TableSpec] = {
             **STREAMED,
             "delta.enableChangeDataFeed": "true",  # the CRM sync reads the table's changes
             "delta.enableDeletionVectors": "true",  # an update marks the old row instead of rewriting its file
+            # Every MERGE adds files; a MERGE scans them all (a batch's random leads span every file's key range),
+            # so without compaction the real-time path slows as it runs: 50 small files are compacted (and
+            # clustered) once they gather, in the commit of the write that made them (docs/performance.md).
+            "delta.autoOptimize.autoCompact": "true",
         },
         cluster_by=("prospect_id",),  # the MERGE's key and an agent's lookup
     ),  # each scores micro-batch's record is in its MERGE's commit (leadscore.monitoring.batches)

@@ -15,15 +15,17 @@ FIGURES = {
 }  # fmt: skip
 
 
-def commit(version: int, user_metadata: str | None, metrics: dict | None = None) -> tuple:
-    return (version, COMMITTED + pd.Timedelta(seconds=version), "MERGE", metrics or {}, user_metadata)
+def commit(version: int, user_metadata: str | None, metrics: dict | None = None, operation: str = "MERGE") -> tuple:
+    return (version, COMMITTED + pd.Timedelta(seconds=version), operation, metrics or {}, user_metadata)
 
 
 def test_the_record_comes_back_with_what_only_the_commit_knows_and_other_commits_are_left_out():
     record = batches.commit_record(FIGURES, ("lead_scoring_full", "7"), MICROS + 2_000_000)
+    tagged = commit_tags.tag("q", 3, {batches.RECORD: record})
     history = pd.DataFrame(
         [
-            commit(4, commit_tags.tag("q", 3, {batches.RECORD: record}), {"numTargetRowsInserted": "6",
+            commit(5, tagged, {"numRemovedFiles": "50"}, "OPTIMIZE"),  # auto compaction: the MERGE's tag inherited
+            commit(4, tagged, {"numTargetRowsInserted": "6",
                                                                      "numTargetRowsUpdated": "3"}),
             commit(3, commit_tags.tag("q", 2)),  # tagged by a batch that records nothing there (an ingest append)
             commit(2, "a note someone left"),

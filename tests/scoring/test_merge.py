@@ -7,8 +7,13 @@ from datetime import datetime
 
 from chispa import assert_df_equality
 
-from leadscore import scores
+from leadscore import commit_tags, scores
+from leadscore.console.reader import DeltaLakeReader
+from leadscore.monitoring import batches
 from leadscore.streams import BatchCommits
+from tests.conftest import without_auto_compaction
+
+AUTO_COMPACT_MIN_FILES = "spark.databricks.delta.autoCompact.minNumFiles"
 
 ROWS_DDL = (
     "prospect_id string, lead_number int, score double, prediction boolean, priority string, "
@@ -59,10 +64,6 @@ def test_the_table_feeds_changes_and_is_clustered_by_lead(spark, config):
     detail = spark.sql(f"DESCRIBE DETAIL {table.sql_name}").first()
     assert detail["properties"]["delta.enableChangeDataFeed"] == "true"
     assert detail["clusteringColumns"] == ["prospect_id"]
-    scores.merge(spark, config, spark.createDataFrame([row("b", 0.2, T1), row("a", 0.3, T1)], ROWS_DDL))
-    spark.sql(f"OPTIMIZE {table.sql_name}")  # what lays the rows out by lead (run by hand or by maintenance)
-    optimized = table.history(spark, 1).first()
-    assert (optimized["operation"], optimized["operationParameters"]["clusterBy"]) == ("OPTIMIZE", '["prospect_id"]')
 
 
 def test_events_at_the_same_time_are_ordered_by_file_then_line_whatever_the_batch_order(spark, config):
@@ -93,7 +94,8 @@ def test_a_backlog_of_leads_the_table_does_not_hold_is_appended_and_one_it_holds
     assert write(row("c", 0.4, T1), row("d", 0.5, T1)) == "append"
     assert write(row("b", 0.9, T2), row("e", 0.6, T1), row("a", 0.1, T0)) == "merge"  # b newer; a's event is late
     assert write(row("e", 0.7, T2)) == "merge"  # a small batch: MERGEd without asking
-    operations = [r["operation"] for r in table.history(spark).orderBy("version").collect()]
+    history = table.history(spark).orderBy("version").collect()
+    operations = [r["operation"] for r in history if r["operation"] not in commit_tags.NOT_A_WRITE]  # compactions
     assert operations == ["CREATE TABLE", "WRITE", "WRITE", "MERGE", "MERGE"]
     expected = spark.createDataFrame(
         [("a", 0.2, T1, 2), ("b", 0.9, T2, 2), ("c", 0.4, T1, 2), ("d", 0.5, T1, 2), ("e", 0.7, T2, 2)],
@@ -102,17 +104,46 @@ def test_a_backlog_of_leads_the_table_does_not_hold_is_appended_and_one_it_holds
     assert_df_equality(current(spark, table), expected, ignore_nullable=True)
 
 
-def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, config, tmp_path):
-    table = create(spark, config)
+def new_checkpoint(tmp_path) -> BatchCommits:
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()
     (checkpoint / "metadata").write_text(json.dumps({"id": "b7d3f0d8-5a8e-4f8c-9d0e-3f1c2a4b5c6d"}))
+    return BatchCommits(str(checkpoint))
+
+
+def test_auto_compaction_clusters_the_merges_files_and_is_not_taken_for_a_batchs_commit(spark, config, tmp_path):
+    """Delta compacts a MERGE's small files in a hook of its commit, in the same session: its OPTIMIZE carries the
+    batch's tag and record, and is neither the batch's commit nor a second record of it."""
+    table = create(spark, config)
+    commits = new_checkpoint(tmp_path)
+    figures = {name: 1 for name in batches.OBSERVED}
+    spark.conf.set(AUTO_COMPACT_MIN_FILES, "2")  # Delta's default is 50
+    try:
+        for batch_id, lead in enumerate(("a", "b", "c")):
+            record = batches.commit_record(figures, ("lead_scoring_full", "1"), 0)
+            with commits.tagged(spark, batch_id, {batches.RECORD: record}):
+                scores.merge(spark, config, spark.createDataFrame([row(lead, 0.2, T1)], ROWS_DDL))
+    finally:
+        spark.conf.unset(AUTO_COMPACT_MIN_FILES)
+    compactions = table.history(spark).where("operation = 'OPTIMIZE'").collect()
+    assert compactions and all(c["operationParameters"]["auto"] == "true" for c in compactions)
+    assert compactions[0]["operationParameters"]["clusterBy"] == '["prospect_id"]'
+    assert json.loads(compactions[0]["userMetadata"])["batch_id"] >= 1  # the tag of the MERGE it followed
+    assert commits.committed(spark, table, 2)["operation"] == "MERGE"  # the run's first batch asks: its MERGE
+    recorded = batches.from_history(DeltaLakeReader(config).history("lead_scores"))
+    assert list(recorded["batch_id"]) == [0, 1, 2]
+    assert table.read(spark).count() == 3
+
+
+def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, config, tmp_path):
+    table = create(spark, config)
+    commits = new_checkpoint(tmp_path)
     batch = spark.createDataFrame([row("a", 0.2, T1), row("b", 0.3, T1)], ROWS_DDL)
 
     for _ in range(2):  # two runs, each replaying batch 7 as its first batch
-        commits = BatchCommits(str(checkpoint))
+        commits = BatchCommits(commits.checkpoint)
         if commits.committed(spark, table, 7) is None:
-            with commits.tagged(spark, 7):
+            with commits.tagged(spark, 7), without_auto_compaction(spark):
                 scores.merge(spark, config, batch)
     assert table.history(spark).count() == 2  # CREATE + one MERGE
     assert commits.committed(spark, table, 7)["operation"] == "MERGE"
@@ -120,7 +151,7 @@ def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, co
 
     newer = spark.createDataFrame([row("a", 0.8, T2)], ROWS_DDL)
     assert commits.committed(spark, table, 8) is None  # a later batch of the run never asks
-    with commits.tagged(spark, 8):
+    with commits.tagged(spark, 8), without_auto_compaction(spark):
         scores.merge(spark, config, newer)
     assert table.history(spark).count() == 3
     assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None

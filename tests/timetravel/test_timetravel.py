@@ -29,7 +29,7 @@ from leadscore.timetravel import (
     score_changes,
     select_scores,
 )
-from tests.conftest import config_for
+from tests.conftest import config_for, without_auto_compaction
 
 LEAD_SCORES_SCHEMA = (
     "prospect_id string, lead_number int, score double, prediction boolean, priority string, "
@@ -71,13 +71,15 @@ BATCHES = (
 def build_lead_scores(
     spark: SparkSession, config: Config, batches: tuple[list[tuple], ...], tags: list[str] | None = None
 ) -> None:
-    """One MERGE per batch; `tags`, when given, are the MERGEs' userMetadata (what the scores stream writes there)."""
+    """One MERGE per batch, one version each; `tags`, when given, are the MERGEs' userMetadata (what the scores stream
+    writes there)."""
     config.table("lead_scores").create_if_missing(spark, spark.createDataFrame([], LEAD_SCORES_SCHEMA).schema)
     for batch_id, rows in enumerate(batches):
         if tags:
             spark.conf.set(USER_METADATA, tags[batch_id])
         try:
-            scores.merge(spark, config, spark.createDataFrame(rows, LEAD_SCORES_SCHEMA))
+            with without_auto_compaction(spark):
+                scores.merge(spark, config, spark.createDataFrame(rows, LEAD_SCORES_SCHEMA))
         finally:
             spark.conf.unset(USER_METADATA)
 

@@ -44,7 +44,8 @@ def commit_record(figures: dict, model: tuple[str, str], started_us: int) -> dic
 
 
 def from_history(history: pd.DataFrame) -> pd.DataFrame:
-    """lead_scores' history (version, timestamp, operation_metrics, user_metadata; as the console's readers give it)
+    """lead_scores' history (version, timestamp, operation, operation_metrics, user_metadata; as the console's
+    readers give it)
     -> one row per recorded scores batch (COLUMNS), oldest first; commits made by anything else are left out."""
     rows = [_row(commit) for commit in history.itertuples(index=False)]
     batches = pd.DataFrame([row for row in rows if row is not None], columns=list(COLUMNS))
@@ -52,7 +53,7 @@ def from_history(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def _row(commit) -> dict | None:
-    tag = commit_tags.parsed(commit.user_metadata)
+    tag = commit_tags.parsed(commit.user_metadata, commit.operation)
     if tag is None or RECORD not in tag:
         return None
     record, committed = tag[RECORD], pd.Timestamp(commit.timestamp)
