@@ -20,7 +20,7 @@ def tag(query_id: str, batch_id: int, record: dict | None = None) -> str:
 NOT_A_WRITE = ("OPTIMIZE",)
 
 
-def parsed(user_metadata: str | None, operation: str | None = None) -> dict | None:
+def parsed(user_metadata: str | None, operation: str) -> dict | None:
     """The tag a commit carries, or None for a commit by another writer (no text, or text of its own) and for an
     operation that is `NOT_A_WRITE`."""
     if operation in NOT_A_WRITE:

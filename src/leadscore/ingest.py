@@ -114,7 +114,11 @@ def _written_only_by(spark: SparkSession, table: Table, query_id: str) -> bool:
     history = table.history(spark, HISTORY_PROOF).select("version", "operation", "userMetadata").collect()
     if not history or history[-1]["version"] != 0:
         return False
-    tags = [commit_tags.parsed(commit["userMetadata"]) for commit in history if commit["operation"] not in ADDS_NO_ROWS]
+    tags = [
+        commit_tags.parsed(commit["userMetadata"], commit["operation"])
+        for commit in history
+        if commit["operation"] not in ADDS_NO_ROWS
+    ]
     return all(tag is not None and tag["query_id"] == query_id for tag in tags)
 
 
@@ -296,7 +300,7 @@ def _run_commits(history: list[Row], query_id: str, batches: range) -> dict[int,
     """The commits of `history` tagged with one of this run's batches, by batch id."""
     found = {}
     for commit in history:
-        tag = commit_tags.parsed(commit["userMetadata"])
+        tag = commit_tags.parsed(commit["userMetadata"], commit["operation"])
         if tag is not None and tag["query_id"] == query_id and tag["batch_id"] in batches:
             found[tag["batch_id"]] = commit
     return found
@@ -324,7 +328,10 @@ def _counts_from_commits(spark: SparkSession, config: Config, query_id: str, bat
         if len(history) == limit and history[-1]["timestamp"] >= run_start:
             return None
     written = [commit for found in commits.values() for commit in found.values()]
-    records = [commit_tags.parsed(commit["userMetadata"]).get(BRONZE_RECORD) for commit in commits["bronze"].values()]
+    records = [
+        commit_tags.parsed(commit["userMetadata"], commit["operation"]).get(BRONZE_RECORD)
+        for commit in commits["bronze"].values()
+    ]
     if any("numOutputRows" not in (commit["operationMetrics"] or {}) for commit in written) or None in records:
         return None
     rows = {
