@@ -38,6 +38,11 @@ NEWER = (
 # backlog) first asks whether the table holds any of its leads, and is appended when it holds none.
 PRUNING_LEADS = 2_000
 BATCH_VIEW = "leadscore_scored_batch"
+# Delta's auto compaction (lead_scores' property) takes the files smaller than this, which the MERGEs' own files (a few
+# kilobytes) always are and a drained backlog's are not. With Delta's default, 64 MB, a stream on a 1M-lead table
+# rewrote the whole table after every MERGE, 4.5 s a MERGE instead of 0.8 s (docs/performance.md): a drain's files
+# are under 64 MB, and the compaction's count of small files, kept per process, had it compact again at once.
+COMPACTED_BELOW = ("spark.databricks.delta.autoCompact.minFileSize", str(16 << 20))
 
 
 def lead_score_rows(scored: DataFrame, model_version: str, batch_id: int) -> DataFrame:
@@ -190,6 +195,7 @@ class ScoreBatch:
 def start_stream(spark: SparkSession, config: Config, *, available_now: bool) -> StreamingQuery:
     checkpoint = config.checkpoint("lead_scores")
     QueryLock.acquire(checkpoint, "scores")
+    spark.conf.set(*COMPACTED_BELOW)  # the session's own: every MERGE of the query compacts in it
     create_table(spark, config)
     handler = ScoreBatch(config, BatchCommits(checkpoint))
     handler.model.refresh()  # fail now, not at the first batch, when there is no champion

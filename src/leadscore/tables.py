@@ -28,9 +28,6 @@ class TableSpec:
     name: str
     stats_columns: tuple[str, ...]  # the columns filtered on: Delta keeps file statistics for these only
     properties: dict[str, str] = field(default_factory=dict)
-    # Liquid clustering: OPTIMIZE (auto compaction's too) lays the rows out by these columns, so that once a table
-    # spans many files a lookup of a few keys reads few of them.
-    cluster_by: tuple[str, ...] = ()
 
     @property
     def table_properties(self) -> dict[str, str]:
@@ -54,11 +51,12 @@ TABLES: dict[str, TableSpec] = {
             "delta.enableChangeDataFeed": "true",  # the CRM sync reads the table's changes
             "delta.enableDeletionVectors": "true",  # an update marks the old row instead of rewriting its file
             # Every MERGE adds files; a MERGE scans them all (a batch's random leads span every file's key range),
-            # so without compaction the real-time path slows as it runs: 50 small files are compacted (and
-            # clustered) once they gather, in the commit of the write that made them (docs/performance.md).
+            # so without compaction the real-time path slows as it runs: the MERGEs' small files are compacted once
+            # they gather, in the commit of the write that made them (scores.COMPACTED_BELOW, docs/performance.md).
+            # Not clustered (CLUSTER BY): Delta 4.0 clusters by rewriting every file, so each compaction rewrote
+            # the whole table.
             "delta.autoOptimize.autoCompact": "true",
         },
-        cluster_by=("prospect_id",),  # the MERGE's key and an agent's lookup
     ),  # each scores micro-batch's record is in its MERGE's commit (leadscore.monitoring.batches)
     "drift": TableSpec("gold", "drift", ("model_id", "computed_at")),  # drift metrics per monitor run
     # Bins and reference distributions, fixed per model version.
@@ -121,12 +119,10 @@ class Table:
         In SQL, for a path as for a catalog name: open-source Delta's builder parses a name as `schema.table` (it
         rejects `catalog.schema.table`), and its Python API does not reach a Spark Connect server.
         """
-        spec = TABLES[self.logical]
-        properties = ", ".join(f"'{k}' = '{v}'" for k, v in spec.table_properties.items())
-        clustering = f"CLUSTER BY ({', '.join(spec.cluster_by)}) " if spec.cluster_by else ""
+        properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLES[self.logical].table_properties.items())
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {self.sql_name} ({_nullable(schema).toDDL()}) USING delta "
-            f"{clustering}TBLPROPERTIES ({properties})"
+            f"TBLPROPERTIES ({properties})"
         )
 
     @property

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from chispa import assert_df_equality
@@ -59,11 +61,12 @@ def test_newer_events_update_new_leads_insert_and_late_events_are_ignored(spark,
     assert_df_equality(current(spark, table), expected, ignore_nullable=True)
 
 
-def test_the_table_feeds_changes_and_is_clustered_by_lead(spark, config):
+def test_the_table_feeds_changes_compacts_itself_and_is_not_clustered(spark, config):
     table = create(spark, config)
     detail = spark.sql(f"DESCRIBE DETAIL {table.sql_name}").first()
     assert detail["properties"]["delta.enableChangeDataFeed"] == "true"
-    assert detail["clusteringColumns"] == ["prospect_id"]
+    assert detail["properties"]["delta.autoOptimize.autoCompact"] == "true"
+    assert not detail["clusteringColumns"]  # Delta 4.0 clusters by rewriting every file, at every compaction
 
 
 def test_events_at_the_same_time_are_ordered_by_file_then_line_whatever_the_batch_order(spark, config):
@@ -111,28 +114,52 @@ def new_checkpoint(tmp_path) -> BatchCommits:
     return BatchCommits(str(checkpoint))
 
 
-def test_auto_compaction_clusters_the_merges_files_and_is_not_taken_for_a_batchs_commit(spark, config, tmp_path):
-    """Delta compacts a MERGE's small files in a hook of its commit, in the same session: its OPTIMIZE carries the
-    batch's tag and record, and is neither the batch's commit nor a second record of it."""
+@contextmanager
+def session_setting(spark, key: str, value: str) -> Iterator[None]:
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        spark.conf.set(key, before) if before is not None else spark.conf.unset(key)
+
+
+def file_names(spark, table) -> set[str]:
+    return {r[0] for r in table.read(spark).select("_metadata.file_name").distinct().collect()}
+
+
+def test_auto_compaction_takes_the_merges_small_files_only_and_is_not_taken_for_a_batchs_commit(
+    spark, config, tmp_path
+):
+    """Delta compacts a MERGE's small files in a hook of its commit, in the same session: a large file (a drained
+    backlog's) is left as it is, and the OPTIMIZE, which carries the batch's tag and record, is neither the batch's
+    commit nor a second record of it."""
     table = create(spark, config)
+    backlog = spark.createDataFrame([row(f"backlog-{i:05d}", 0.5, T0) for i in range(2_000)], ROWS_DDL)
+    with without_auto_compaction(spark):  # a drain's append, as another process makes it
+        table.save(backlog.coalesce(1).write.mode("append"))
+    (large,) = file_names(spark, table)
+    large_bytes = spark.sql(f"DESCRIBE DETAIL {table.sql_name}").first()["sizeInBytes"]
     commits = new_checkpoint(tmp_path)
     figures = {name: 1 for name in batches.OBSERVED}
-    spark.conf.set(AUTO_COMPACT_MIN_FILES, "2")  # Delta's default is 50
-    try:
+    # The large file stands for a drain's (scores.COMPACTED_BELOW is 16 MB); Delta's default is 50 small files.
+    with (
+        session_setting(spark, scores.COMPACTED_BELOW[0], str(large_bytes)),
+        session_setting(spark, AUTO_COMPACT_MIN_FILES, "2"),
+    ):
         for batch_id, lead in enumerate(("a", "b", "c")):
             record = batches.commit_record(figures, ("lead_scoring_full", "1"), 0)
             with commits.tagged(spark, batch_id, {batches.RECORD: record}):
                 scores.merge(spark, config, spark.createDataFrame([row(lead, 0.2, T1)], ROWS_DDL))
-    finally:
-        spark.conf.unset(AUTO_COMPACT_MIN_FILES)
     compactions = table.history(spark).where("operation = 'OPTIMIZE'").collect()
     assert compactions and all(c["operationParameters"]["auto"] == "true" for c in compactions)
-    assert compactions[0]["operationParameters"]["clusterBy"] == '["prospect_id"]'
+    assert large in file_names(spark, table)  # never rewritten
+    assert len(file_names(spark, table)) < 1 + 3  # the MERGEs' files were compacted
     assert json.loads(compactions[0]["userMetadata"])["batch_id"] >= 1  # the tag of the MERGE it followed
     assert commits.committed(spark, table, 2)["operation"] == "MERGE"  # the run's first batch asks: its MERGE
     recorded = batches.from_history(DeltaLakeReader(config).history("lead_scores"))
     assert list(recorded["batch_id"]) == [0, 1, 2]
-    assert table.read(spark).count() == 3
+    assert table.read(spark).count() == 2_000 + 3
 
 
 def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, config, tmp_path):
