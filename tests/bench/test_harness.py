@@ -21,3 +21,13 @@ def test_a_child_sharing_its_parents_memory_between_vfork_and_exec_is_not_counte
         14: (10, 3 * GB, 9 * GB),  # the driver's other child, the JVM's size but not its parent's: counted
     }
     assert tree_resident_bytes(tree) == 100 + 3 * GB + (4 << 20) + 3 * GB
+
+
+def test_a_vforked_child_read_a_moment_after_its_parent_is_not_counted_again():
+    jvm_rss, jvm_vms = 2400 << 20, 9 * GB
+    tree = {
+        11: (1, jvm_rss, jvm_vms),  # the JVM, read first
+        12: (11, jvm_rss + (40 << 20), jvm_vms),  # its vforked helper, read later: the JVM had grown meanwhile
+        13: (11, jvm_rss // 2, jvm_vms // 3),  # a child with memory of its own (a Python worker): counted
+    }
+    assert tree_resident_bytes(tree) == jvm_rss + jvm_rss // 2
