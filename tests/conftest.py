@@ -37,16 +37,22 @@ def config_for(lakehouse: Path, **overrides) -> Config:
 
 
 @contextmanager
-def without_auto_compaction(spark) -> Iterator[None]:
+def session_setting(spark, key: str, value: str) -> Iterator[None]:
+    """The session's `key` set to `value` while the block runs, then as it was."""
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        spark.conf.set(key, before) if before is not None else spark.conf.unset(key)
+
+
+def without_auto_compaction(spark):
     """A table's versions exactly as the block's writes make them. lead_scores has Delta's auto compaction on, which
     adds an OPTIMIZE version after a write it finds worth compacting (the first write of a table in a process that
     made several files, then every 50 small files): tests that name versions build their table without it; auto
     compaction itself is tested in tests/scoring/test_merge.py."""
-    spark.conf.set(AUTO_COMPACTION, "false")  # the session's setting overrides the table's property
-    try:
-        yield
-    finally:
-        spark.conf.unset(AUTO_COMPACTION)
+    return session_setting(spark, AUTO_COMPACTION, "false")  # the session's setting overrides the table's property
 
 
 @contextmanager

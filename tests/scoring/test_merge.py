@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from chispa import assert_df_equality
@@ -13,7 +11,7 @@ from leadscore import commit_tags, scores
 from leadscore.console.reader import DeltaLakeReader
 from leadscore.monitoring import batches
 from leadscore.streams import BatchCommits
-from tests.conftest import without_auto_compaction
+from tests.conftest import session_setting, without_auto_compaction
 
 AUTO_COMPACT_MIN_FILES = "spark.databricks.delta.autoCompact.minNumFiles"
 
@@ -112,16 +110,6 @@ def new_checkpoint(tmp_path) -> BatchCommits:
     checkpoint.mkdir()
     (checkpoint / "metadata").write_text(json.dumps({"id": "b7d3f0d8-5a8e-4f8c-9d0e-3f1c2a4b5c6d"}))
     return BatchCommits(str(checkpoint))
-
-
-@contextmanager
-def session_setting(spark, key: str, value: str) -> Iterator[None]:
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        spark.conf.set(key, before) if before is not None else spark.conf.unset(key)
 
 
 def file_names(spark, table) -> set[str]:
