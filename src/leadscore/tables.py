@@ -52,7 +52,7 @@ TABLES: dict[str, TableSpec] = {
             "delta.enableDeletionVectors": "true",  # an update marks the old row instead of rewriting its file
             # Every MERGE adds files; a MERGE scans them all (a batch's random leads span every file's key range),
             # so without compaction the real-time path slows as it runs: the MERGEs' small files are compacted once
-            # they gather, in the commit of the write that made them (scores.COMPACTED_BELOW, docs/performance.md).
+            # they gather, in the commit of the write that made them (scores.COMPACTION_SETTINGS, docs/performance.md).
             # Not clustered (CLUSTER BY): Delta 4.0 clusters by rewriting every file, so each compaction rewrote
             # the whole table.
             "delta.autoOptimize.autoCompact": "true",

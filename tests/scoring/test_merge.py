@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 
 from chispa import assert_df_equality
@@ -14,6 +15,9 @@ from leadscore.streams import BatchCommits
 from tests.conftest import session_setting, without_auto_compaction
 
 AUTO_COMPACT_MIN_FILES = "spark.databricks.delta.autoCompact.minNumFiles"
+AUTO_COMPACT_MIN_FILE_SIZE = "spark.databricks.delta.autoCompact.minFileSize"
+# Whether this process counts the small files a write adds: off, a write stands for another process's.
+COUNTS_SMALL_FILES = "spark.databricks.delta.autoCompact.recordPartitionStats.enabled"
 
 ROWS_DDL = (
     "prospect_id string, lead_number int, score double, prediction boolean, priority string, "
@@ -105,6 +109,15 @@ def test_a_backlog_of_leads_the_table_does_not_hold_is_appended_and_one_it_holds
     assert_df_equality(current(spark, table), expected, ignore_nullable=True)
 
 
+@contextmanager
+def compacting_as_the_scores_query(spark, changed: dict[str, str]):
+    """The session's auto compaction as the scores query sets it (scores.COMPACTION_SETTINGS), `changed` aside."""
+    with ExitStack() as settings:
+        for key, value in {**scores.COMPACTION_SETTINGS, **changed}.items():
+            settings.enter_context(session_setting(spark, key, value))
+        yield
+
+
 def new_checkpoint(tmp_path) -> BatchCommits:
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()
@@ -130,10 +143,10 @@ def test_auto_compaction_takes_the_merges_small_files_only_and_is_not_taken_for_
     large_bytes = spark.sql(f"DESCRIBE DETAIL {table.sql_name}").first()["sizeInBytes"]
     commits = new_checkpoint(tmp_path)
     figures = {name: 1 for name in batches.OBSERVED}
-    # The large file stands for a drain's (scores.COMPACTED_BELOW is 16 MB); Delta's default is 50 small files.
-    with (
-        session_setting(spark, scores.COMPACTED_BELOW[0], str(large_bytes)),
-        session_setting(spark, AUTO_COMPACT_MIN_FILES, "2"),
+    # The large file stands for a drain's (the scores query compacts files under 16 MB); Delta's default is 50 small
+    # files.
+    with compacting_as_the_scores_query(
+        spark, {AUTO_COMPACT_MIN_FILE_SIZE: str(large_bytes), AUTO_COMPACT_MIN_FILES: "2"}
     ):
         for batch_id, lead in enumerate(("a", "b", "c")):
             record = batches.commit_record(figures, ("lead_scoring_full", "1"), 0)
@@ -148,6 +161,22 @@ def test_auto_compaction_takes_the_merges_small_files_only_and_is_not_taken_for_
     recorded = batches.from_history(DeltaLakeReader(config).history("lead_scores"))
     assert list(recorded["batch_id"]) == [0, 1, 2]
     assert table.read(spark).count() == 2_000 + 3
+
+
+def test_a_stream_restarted_on_the_table_compacts_once_small_files_gather_not_after_every_merge(spark, config):
+    """Delta's default compacts a table at a process's first write to it; that compaction takes the small files an
+    earlier process left too, brings the process's count of small files to zero and so forgets it compacted: a
+    restarted stream compacted after every MERGE. The scores query's settings wait for the small files it made."""
+    table = create(spark, config)
+    earlier = spark.createDataFrame([row(f"earlier-{i:02d}", 0.5, T0) for i in range(20)], ROWS_DDL)
+    with session_setting(spark, COUNTS_SMALL_FILES, "false"), without_auto_compaction(spark):  # another process's
+        table.save(earlier.coalesce(1).write.mode("append"))
+    with compacting_as_the_scores_query(spark, {AUTO_COMPACT_MIN_FILES: "3"}):
+        for lead in "abcdef":  # one new lead a MERGE: one small file each
+            scores.merge(spark, config, spark.createDataFrame([row(lead, 0.2, T1)], ROWS_DDL))
+    operations = [r["operation"] for r in table.history(spark).orderBy("version").collect()]
+    assert operations[2:] == ["MERGE", "MERGE", "MERGE", "OPTIMIZE", "MERGE", "MERGE", "MERGE", "OPTIMIZE"]
+    assert table.read(spark).count() == 20 + 6
 
 
 def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, config, tmp_path):
