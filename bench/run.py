@@ -50,7 +50,7 @@ PHASES = ("ingest_small", "ingest_1m", "model", "transform", "drain", "latency",
 # What `--child NAME` runs: each phase module's children, by the name the phase functions pass to child_argv
 CHILDREN = {"ingest": ingest.child_ingest, "ingest_ceiling": ingest.child_ingest_ceiling,
             "transform": transform.child_transform, "drain": drain.child_drain, "latency": latency.child_latency,
-            "flat_cost": flat_cost.child_flat_cost}  # fmt: skip
+            "flat_cost": flat_cost.child_flat_cost, "flat_cost_build": flat_cost.child_flat_cost_build}  # fmt: skip
 
 
 def settings(scale: str) -> dict:

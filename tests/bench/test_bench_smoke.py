@@ -20,7 +20,7 @@ KEYS = (
 @pytest.mark.bench
 def test_bench_runs_at_a_tiny_scale(tmp_path: Path):
     # The 10M-row memory phase and the 1M-row training are left out to keep this short; the real sample too.
-    phases = "ingest_small,ingest_1m,model,transform,drain,latency"
+    phases = "ingest_small,ingest_1m,model,transform,drain,latency,flat_cost"
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--scale", "tiny", "--no-real", "--phases", phases,
          "--out", str(tmp_path / "results"), "--work", str(tmp_path / "work")],
@@ -31,7 +31,8 @@ def test_bench_runs_at_a_tiny_scale(tmp_path: Path):
     result = json.loads((tmp_path / "results" / "latest.json").read_text())
     assert set(KEYS) <= set(result)
     for key in ("ingest_rows_per_s", "transform_rows_per_s", "drain_leads_per_s", "update_merge_leads_per_s",
-                "latency_p50_s", "peak_rss_mb_1m", "latency_stream_peak_rss_mb"):  # fmt: skip
+                "latency_p50_s", "peak_rss_mb_1m", "latency_stream_peak_rss_mb", "ingest_batch_s_small_table",
+                "scores_batch_s_small_table", "scores_batch_s_large_table"):  # fmt: skip
         assert result[key] is not None and result[key] > 0, key
     assert result["machine"]["cores"] >= 1
     assert "| `latency_p50_s` |" in (tmp_path / "results" / "latest.md").read_text()
