@@ -23,7 +23,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from leadscore import bronze, commit_tags, silver
 from leadscore.config import Config
-from leadscore.streams import BatchCommits, QueryLock, await_query, progress_logged, trigger
+from leadscore.streams import BatchCommits, QueryLock, await_query, progress_logged, session_settings, trigger
 from leadscore.tables import Table
 
 log = logging.getLogger("leadscore")
@@ -35,6 +35,12 @@ ROWS_PER_WRITER = 100_000  # fewer rows than this are appended as one file
 ADDS_NO_ROWS = ("CREATE TABLE", "OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES")
 HISTORY_PROOF = 500  # commits of bronze's history read to show one query wrote all of it; bronze is scanned beyond
 BRONZE_RECORD = "ingested"  # what a batch's bronze commit records beside its tag: its files and repaired rows
+# The stream's plan parses each file and types and judges its rows in one stage. Spark compiles a stage into one
+# generated method up to operators of `codegen.maxFields` fields (100 by default): the parse's bronze row (44 fields)
+# and the typing's first projection (81) were one method, and 1M rows took 21 s through it against 9 s for the parse
+# and 7 s for the typing and expectations apart (docs/performance.md). At the width of a bronze row the parse stays
+# one method and the typing's wider projections run as Spark's per-operator code.
+QUERY_SETTINGS = {"spark.sql.codegen.maxFields": str(bronze.FIELD_COUNT + len(bronze.BRONZE_METADATA))}
 
 
 def parsed_and_judged(files: DataFrame, encoding: str) -> DataFrame:
@@ -273,7 +279,8 @@ def start(spark: SparkSession, config: Config, source: str, *, available_now: bo
         .foreachBatch(IngestBatch(config, BatchCommits(checkpoint), look_for_earlier=look_for_earlier))
         .option("checkpointLocation", checkpoint)
     )
-    return trigger(writer, available_now, config.stream.trigger_seconds).start()
+    with session_settings(spark, QUERY_SETTINGS):  # the query's own: the session's other work keeps Spark's
+        return trigger(writer, available_now, config.stream.trigger_seconds).start()
 
 
 def committed_batches(spark: SparkSession, checkpoint: str) -> int:

@@ -8,7 +8,7 @@ import os
 import re
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +26,24 @@ log = logging.getLogger("leadscore")
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 RAISED = "USER_RAISED_EXCEPTION"  # the condition of SQL's raise_error, its text in `errorMessage`
 _RAISED_TEXT = re.compile(rf"\[{RAISED}\]\s*(.*?)\s*SQLSTATE", re.S)
+
+
+@contextmanager
+def session_settings(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
+    """The settings in the session for the block, then each as it was before. A streaming query copies its
+    session's settings when it starts, so a query started in the block keeps them for all its micro-batches while
+    the session, and a query started after it, does not."""
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def trigger(writer: DataStreamWriter, available_now: bool, seconds: float) -> DataStreamWriter:
@@ -109,15 +127,10 @@ class BatchCommits:
         if not self.written(spark, table, batch_id):
             table.save(rows.write.mode("append").option("userMetadata", self.tag(spark, batch_id, record)))
 
-    @contextmanager
-    def tagged(self, spark: SparkSession, batch_id: int, record: dict | None = None) -> Iterator[None]:
+    def tagged(self, spark: SparkSession, batch_id: int, record: dict | None = None) -> AbstractContextManager[None]:
         """Tags the commits of the block (a MERGE, say) with this batch and its record, through the session's
         setting."""
-        spark.conf.set(USER_METADATA, self.tag(spark, batch_id, record))
-        try:
-            yield
-        finally:
-            spark.conf.unset(USER_METADATA)
+        return session_settings(spark, {USER_METADATA: self.tag(spark, batch_id, record)})
 
 
 class QueryLock:

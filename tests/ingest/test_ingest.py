@@ -17,7 +17,7 @@ from leadscore import ingest as ingest_module
 from leadscore.errors import LeadscoreError
 from leadscore.generator import generate
 from leadscore.ingest import ingest
-from leadscore.streams import BatchCommits, user_error
+from leadscore.streams import BatchCommits, await_query, user_error
 from leadscore.tables import Table
 from tests.conftest import config_for, kill_when, load_fixture
 
@@ -96,6 +96,25 @@ def test_a_backfill_batch_is_written_one_file_per_file_split(spark, config, tmp_
 
     assert (files_written("bronze_leads"), files_written("silver_leads"), files_written("quarantine")) == (2, 2, 1)
     assert_every_row_accounted_for(spark, config)
+
+
+def test_the_query_compiles_each_files_parse_apart_from_silvers_typing_and_leaves_the_session_as_it_was(
+    spark, config, tmp_path
+):
+    """The parse of a file's lines is one generated stage and the typing's wider projections are not compiled into
+    it (fused, they cost 2-3 times as much: docs/performance.md); the setting is the query's, not the session's."""
+    before = {key: spark.conf.get(key) for key in ingest_module.QUERY_SETTINGS}
+    source = str(landing(tmp_path / "in", "generated_small.csv"))
+    query = await_query(ingest_module.start(spark, config, source, available_now=True))
+    execution = query._jsq.streamingQuery().lastExecution()
+    for key, value in ingest_module.QUERY_SETTINGS.items():
+        assert execution.sparkSession().conf().get(key) == value != before[key]
+        assert spark.conf.get(key) == before[key]
+    plan = execution.executedPlan().treeString().splitlines()
+    parse = [line for line in plan if "Generate explode(_records" in line]
+    typing = [line for line in plan if "AS _raw__Prospect_ID" in line]
+    assert parse and all("*(" in line for line in parse)  # whole-stage generated code
+    assert typing and not any("*(" in line for line in typing)
 
 
 def test_a_redelivered_file_is_counted_as_duplicates(spark, config, tmp_path):
