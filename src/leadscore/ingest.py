@@ -35,12 +35,14 @@ ROWS_PER_WRITER = 100_000  # fewer rows than this are appended as one file
 ADDS_NO_ROWS = ("CREATE TABLE", "OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES")
 HISTORY_PROOF = 500  # commits of bronze's history read to show one query wrote all of it; bronze is scanned beyond
 BRONZE_RECORD = "ingested"  # what a batch's bronze commit records beside its tag: its files and repaired rows
-# The stream's plan parses each file and types and judges its rows in one stage. Spark compiles a stage into one
-# generated method up to operators of `codegen.maxFields` fields (100 by default): the parse's bronze row (44 fields)
-# and the typing's first projection (81) were one method, and 1M rows took 21 s through it against 9 s for the parse
-# and 7 s for the typing and expectations apart (docs/performance.md). At the width of a bronze row the parse stays
-# one method and the typing's wider projections run as Spark's per-operator code.
-QUERY_SETTINGS = {"spark.sql.codegen.maxFields": str(bronze.FIELD_COUNT + len(bronze.BRONZE_METADATA))}
+# A backfill's batches (availableNow: `leadscore ingest`, a drain) run with Spark's whole-stage code generation
+# stopped at the width of a bronze row. The stream's plan parses each file and types and judges its rows in one stage,
+# which Spark compiles into one generated method up to operators of `codegen.maxFields` fields (100 by default): the
+# parse's bronze row (44 fields) and the typing's first projection (81) were one method, and 1M rows took 21 s
+# through it against 9 s for the parse and 7 s for the typing and expectations apart; the 1M-row ingest 4-12% faster
+# (docs/performance.md). A live micro-batch of a few dozen rows is slower with it (0.15-0.27 s more a batch, in CPU
+# too), so a continuous query keeps Spark's default.
+BACKFILL_SETTINGS = {"spark.sql.codegen.maxFields": str(bronze.FIELD_COUNT + len(bronze.BRONZE_METADATA))}
 
 
 def parsed_and_judged(files: DataFrame, encoding: str) -> DataFrame:
@@ -279,7 +281,7 @@ def start(spark: SparkSession, config: Config, source: str, *, available_now: bo
         .foreachBatch(IngestBatch(config, BatchCommits(checkpoint), look_for_earlier=look_for_earlier))
         .option("checkpointLocation", checkpoint)
     )
-    with session_settings(spark, QUERY_SETTINGS):  # the query's own: the session's other work keeps Spark's
+    with session_settings(spark, BACKFILL_SETTINGS if available_now else {}):  # the query's, not the session's
         return trigger(writer, available_now, config.stream.trigger_seconds).start()
 
 
