@@ -110,8 +110,8 @@ def parse_and_typing_compiled_together(execution) -> bool:
 def test_a_backfill_compiles_each_files_parse_apart_from_silvers_typing_and_a_live_query_does_not(
     spark, config, tmp_path
 ):
-    """Fused, the parse and the typing cost 2-3 times as much over a backfill; apart, a live batch costs more
-    (docs/performance.md). The setting is the query's, not the session's."""
+    """Compiled into the parse's method, silver's typing costs 2-3 times as much over a backfill; compiled apart, a
+    live batch costs more (docs/performance.md). The setting is the query's, not the session's."""
     before = {key: spark.conf.get(key) for key in ingest_module.BACKFILL_SETTINGS}
     folder = landing(tmp_path / "in", "generated_small.csv")
     backfill = await_query(ingest_module.start(spark, config, str(folder), available_now=True))
