@@ -29,7 +29,7 @@ from leadscore.tables import Table
 log = logging.getLogger("leadscore")
 
 PROBE = "_probe"
-BROADCAST_ROWS = 200_000  # contents delivered more than once in a batch, or before it: joined by broadcast up to this
+BROADCAST_ROWS = 200_000  # a batch's exceptions, or its probes of earlier landings: joined by broadcast up to this
 ROWS_PER_WRITER = 100_000  # fewer rows than this are appended as one file
 # Operations that add no rows: a bronze whose other commits are all one query's holds nothing it has not seen.
 ADDS_NO_ROWS = ("CREATE TABLE", "OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES")
@@ -62,6 +62,12 @@ def deliveries(rows: DataFrame) -> DataFrame:
 
 
 FILE_IDENTITY = ("_source_file", "_file_modification_time")
+
+
+def broadcast_if_few(rows: DataFrame) -> DataFrame:
+    """The rows, marked for a broadcast join when there are at most BROADCAST_ROWS of them: a live batch's few,
+    not a backfill's many."""
+    return F.broadcast(rows) if rows.count() <= BROADCAST_ROWS else rows
 
 
 class EarlierLandings:
@@ -116,10 +122,7 @@ class EarlierLandings:
         files, contents = self._collected()
         fresh = batch.join(files, list(FILE_IDENTITY), "left_anti")  # probes have no file: they stay
         probes = fresh.where(F.col(PROBE))
-        hashes = probes.select("_row_hash")
-        if hashes.count() <= BROADCAST_ROWS:
-            hashes = F.broadcast(hashes)
-        held = contents.join(hashes, "_row_hash", "left_semi")
+        held = contents.join(broadcast_if_few(probes.select("_row_hash")), "_row_hash", "left_semi")
         return fresh.where(~F.col(PROBE)).unionByName(probes.join(held, "_row_hash", "left_anti"))
 
 
@@ -208,9 +211,7 @@ class IngestBatch:
         # to tell apart. The usual batch; grouping a clean backfill's 1M rows by content took 15 s to find nothing.
         exceptions = None
         if new_contents < size:
-            exceptions = silver.delivery_exceptions(rows, batch.where(F.col(PROBE))).localCheckpoint()
-            if exceptions.count() <= BROADCAST_ROWS:
-                exceptions = F.broadcast(exceptions)
+            exceptions = broadcast_if_few(silver.delivery_exceptions(rows, batch.where(F.col(PROBE))).localCheckpoint())
         classified = silver.classify(silver.mark_first_deliveries(rows, exceptions))
         record = {BRONZE_RECORD: {"files": files, "repaired": repaired}}
         self._append("bronze_leads", silver.bronze_rows(rows), batch_id, size, record)
