@@ -1,6 +1,6 @@
 """Silver -> gold.lead_scores: each micro-batch scored and MERGEd by prospect_id, exactly once.
 
-The newest event of a lead wins: within a batch only its latest event is scored (no double insert, no MERGE
+The newest event of a lead wins: within a batch only its latest event's score is kept (no double insert, no MERGE
 multiple-match), and a late event older than the stored one never overwrites it. Each MERGE is tagged with its
 (query, batch), so a micro-batch replayed after a crash finds its MERGE committed and neither changes the table nor
 adds a version. The MERGE is SQL, which runs the same on a classic session, over Spark Connect and on Databricks.
@@ -18,7 +18,7 @@ from pyspark.sql.streaming import StreamingQuery
 from leadscore.config import Config
 from leadscore.gold import latest_per_lead
 from leadscore.lifecycle.registry import CHALLENGER, CHAMPION
-from leadscore.lifecycle.serving import AliasedModel, shadow_columns
+from leadscore.lifecycle.serving import SHADOW_COLUMNS, AliasedModel, shadow_columns
 from leadscore.monitoring import batches
 from leadscore.schema import KEY
 from leadscore.scoring import score
@@ -158,15 +158,48 @@ class ObservedFigures:
         return {**self._events.get, **self._leads.get}
 
 
+# What scoring adds to a silver row: the champion's score, prediction and priority, and the challenger's shadow.
+SCORED_COLUMNS = ("score", "prediction", "priority", *SHADOW_COLUMNS)
+
+
 class ScoreBatch:
-    """foreachBatch: the latest event per lead, scored and MERGEd into lead_scores once, the MERGE's commit carrying
-    the batch's record."""
+    """foreachBatch: the batch's events scored, the latest per lead MERGEd into lead_scores once, the MERGE's commit
+    carrying the batch's record.
+
+    The events come scored by the query's own plan (`in_plan`): Spark builds that plan once a run, where scoring
+    each micro-batch's DataFrame analysed the pipeline's stages again every batch (0.35-0.47 s of a batch,
+    docs/performance.md, eighteenth stop). A batch that finds the champion or the challenger changed since the query
+    started scores its events again with them, as every batch of the query will until a restart builds its plan with
+    them.
+    """
 
     def __init__(self, config: Config, commits: BatchCommits):
         self.config = config
         self.commits = commits
         self.model = AliasedModel(config, CHAMPION)  # follows the champion between micro-batches
         self.challenger = AliasedModel(config, CHALLENGER, required=False) if config.stream.shadow_challenger else None
+        self._planned: tuple[str | None, str | None] | None = None  # the versions the query's plan scores with
+
+    def _versions(self) -> tuple[str | None, str | None]:
+        return self.model.version, self.challenger.version if self.challenger is not None else None
+
+    def _scored(self, events: DataFrame) -> DataFrame:
+        """`events` plus SCORED_COLUMNS, by the models loaded now (the challenger's only when shadowing)."""
+        if self.challenger is not None:
+            events = self.challenger.shadow(events)
+        return score(self.model.model, events, self.model.threshold, self.config.model.priority)
+
+    def in_plan(self, events: DataFrame) -> DataFrame:
+        """The silver stream scored in its own plan, by the models the aliases name now; fails at once, not at the
+        first batch, when there is no champion."""
+        self._refresh()
+        self._planned = self._versions()
+        return self._scored(events)
+
+    def _refresh(self) -> None:
+        self.model.refresh()
+        if self.challenger is not None:
+            self.challenger.refresh()
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.time()
@@ -175,14 +208,13 @@ class ScoreBatch:
         if replayed is not None:  # its MERGE committed before a crash: scores and record are in that version
             log.info("scores: batch %d: already merged into version %d", batch_id, replayed["version"])
             return
-        self.model.refresh()
+        self._refresh()
         observed = ObservedFigures(batch_id)
-        latest = latest_per_lead(observed.events(batch))
-        if self.challenger is not None:
-            self.challenger.refresh()
-            latest = self.challenger.shadow(latest)
-        scored = score(self.model.model, latest, self.model.threshold, self.config.model.priority)
-        rows = observed.leads(lead_score_rows(scored, self.model.version, batch_id)).localCheckpoint()
+        scored = observed.events(batch)
+        if self._versions() != self._planned:  # a model changed while the query ran: its plan's scores are stale
+            scored = self._scored(scored.drop(*SCORED_COLUMNS))
+        latest = latest_per_lead(lead_score_rows(scored, self.model.version, batch_id))
+        rows = observed.leads(latest).localCheckpoint()
         leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]  # named if few
         if not leads:  # silver files without rows (a batch whose rows all went to quarantine): nothing to score
             return
@@ -208,10 +240,10 @@ def start_stream(spark: SparkSession, config: Config, *, available_now: bool) ->
         spark.conf.set(key, value)
     create_table(spark, config)
     handler = ScoreBatch(config, BatchCommits(checkpoint))
-    handler.model.refresh()  # fail now, not at the first batch, when there is no champion
+    silver = config.table("silver_leads")
+    events = silver.read_stream(spark, maxFilesPerTrigger=str(config.stream.max_files_per_trigger))
     writer = (
-        config.table("silver_leads")
-        .read_stream(spark, maxFilesPerTrigger=str(config.stream.max_files_per_trigger))
+        handler.in_plan(events)
         .writeStream.queryName("scores")
         .foreachBatch(handler)
         .option("checkpointLocation", checkpoint)

@@ -118,11 +118,20 @@ def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, traine
     assert "scores: batch 0: 3 events, 1 leads scored" in caplog.text  # the lead's latest event only
 
 
-def test_the_stream_swaps_to_a_promoted_champion_between_batches_and_shadows_the_challenger(spark, trained, tmp_path):
+def planned_columns(query) -> list[str]:
+    """The columns the query's own plan hands each micro-batch."""
+    return list(query._jsq.streamingQuery().logicalPlan().schema().fieldNames())
+
+
+def test_the_stream_scores_in_its_plan_swaps_to_a_promoted_champion_between_batches_and_shadows_the_challenger(
+    spark, trained, tmp_path
+):
     config = lakehouse_with_model(trained, tmp_path, **{"stream.shadow_challenger": True})
     before, after = new_leads(5, seed=8, first=930_000), new_leads(5, seed=9, first=931_000)
     queries = realtime.start(spark, config, config.landing)  # runs until stopped, a micro-batch a second
     try:
+        scores_query = next(query for query in queries if query.name == "scores")
+        assert set(scores.SCORED_COLUMNS) <= set(planned_columns(scores_query)), "scored once, in the query's plan"
         land(config, "a.csv", before)
         realtime.drain(queries)
         assert cli.main(["promote", "--lakehouse", config.lakehouse, "--version", "2"]) == 0  # while it runs
@@ -137,7 +146,7 @@ def test_the_stream_swaps_to_a_promoted_champion_between_batches_and_shadows_the
     for lead in before:  # scored by champion 1, shadowed by challenger 2
         row = by_lead[int(lead[1])]
         assert (row["model_version"], row["challenger_version"]) == ("1", "2") and 0 < row["challenger_score"] < 1
-    for lead in after:  # version 2 is champion now, and no version is the challenger
+    for lead in after:  # version 2 is champion now, and no version is the challenger: scored again in the batch
         row = by_lead[int(lead[1])]
         assert (row["model_version"], row["challenger_version"], row["challenger_score"]) == ("2", None, None)
 
