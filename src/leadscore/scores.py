@@ -21,7 +21,7 @@ from leadscore.lifecycle.registry import CHALLENGER, CHAMPION
 from leadscore.lifecycle.serving import SHADOW_COLUMNS, AliasedModel, shadow_columns
 from leadscore.monitoring import batches
 from leadscore.schema import KEY
-from leadscore.scoring import score
+from leadscore.scoring import SCORE_COLUMNS, score
 from leadscore.streams import BatchCommits, QueryLock, trigger
 
 log = logging.getLogger("leadscore")
@@ -159,7 +159,7 @@ class ObservedFigures:
 
 
 # What scoring adds to a silver row: the champion's score, prediction and priority, and the challenger's shadow.
-SCORED_COLUMNS = ("score", "prediction", "priority", *SHADOW_COLUMNS)
+SCORED_COLUMNS = (*SCORE_COLUMNS, *SHADOW_COLUMNS)
 
 
 class ScoreBatch:

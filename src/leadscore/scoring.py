@@ -7,6 +7,9 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+# What `score` adds to its input's columns.
+SCORE_COLUMNS = ("score", "prediction", "priority")
+
 
 def with_score(model: PipelineModel, df: DataFrame) -> DataFrame:
     """The input's columns plus `score`, the probability of contacting an agent; the pipeline's working columns go."""

@@ -27,11 +27,11 @@ from leadscore.jobs.ingest import add_encoding_argument
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHAMPION, load, model_name, resolve
 from leadscore.schema import KEY
-from leadscore.scoring import score
+from leadscore.scoring import SCORE_COLUMNS, score
 from leadscore.spark import get_spark
 from leadscore.streams import user_error
 
-OUTPUT_COLUMNS = (KEY, "score", "prediction", "priority")
+OUTPUT_COLUMNS = (KEY, *SCORE_COLUMNS)
 
 log = logging.getLogger("leadscore")
 
