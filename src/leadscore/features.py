@@ -9,17 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.ml import PipelineModel
 from pyspark.ml.base import Estimator, Transformer
-from pyspark.ml.feature import (
-    Bucketizer,
-    Imputer,
-    OneHotEncoder,
-    SQLTransformer,
-    StringIndexer,
-    StringIndexerModel,
-    VectorAssembler,
-)
+from pyspark.ml.feature import Bucketizer, Imputer, OneHotEncoder, SQLTransformer, StringIndexer, VectorAssembler
 
 from leadscore.schema import BY_NAME
 
@@ -123,36 +114,6 @@ def feature_stages(
         vector_inputs += onehot
     stages.append(VectorAssembler(inputCols=vector_inputs, outputCol=FEATURES, handleInvalid="keep"))
     return stages
-
-
-def _sql_string(value: str) -> str:
-    """A Spark SQL string literal of `value` (Spark's default escapes: a backslash and a quote escaped)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def indexes_in_sql(fitted: PipelineModel) -> PipelineModel:
-    """The fitted pipeline with each fitted StringIndexer replaced by one SQL projection giving the same indices.
-
-    A StringIndexerModel looks every value up through a Scala UDF, one per column: each row's strings are decoded
-    to Java strings and hashed, outside the stage's generated code. A `CASE` per column, its labels in the
-    indexer's order (most frequent first) and an unseen value at `len(labels)` as `handleInvalid="keep"` gives it,
-    is compiled into the stage: 15-25% less of the champion's `transform` of 1M rows (docs/performance.md). The
-    index columns lose the indexer's nominal metadata, which only fitting needs (trees' category sets,
-    `told_categories`); a fitted OneHotEncoder and trees carry their category counts themselves.
-    """
-    stages = []
-    for stage in fitted.stages:
-        if isinstance(stage, StringIndexerModel):
-            cases = [
-                f"CASE `{column}` {' '.join(f'WHEN {_sql_string(v)} THEN {i}D' for i, v in enumerate(labels))} "
-                f"ELSE {len(labels)}D END AS `{index}`"
-                for column, index, labels in zip(
-                    stage.getInputCols(), stage.getOutputCols(), stage.labelsArray, strict=True
-                )
-            ]
-            stage = SQLTransformer(statement=f"SELECT *, {', '.join(cases)} FROM __THIS__")
-        stages.append(stage)
-    return PipelineModel(stages)
 
 
 def categorical_slots(vector_metadata: dict) -> dict[int, int]:

@@ -27,14 +27,7 @@ from sklearn import metrics as skm
 from xgboost.spark import SparkXGBClassifier
 
 from leadscore.errors import LeadscoreError
-from leadscore.features import (
-    FEATURES,
-    VISIT_SPLITS,
-    categorical_slots,
-    feature_stages,
-    indexes_in_sql,
-    source_column,
-)
+from leadscore.features import FEATURES, VISIT_SPLITS, categorical_slots, feature_stages, source_column
 from leadscore.gold import SPLITS
 from leadscore.schema import KEY, LABEL
 from leadscore.scoring import with_score
@@ -257,16 +250,14 @@ def fit(candidate: Candidate, train: DataFrame, tune: bool, seed: int) -> tuple[
     """The fitted pipeline (feature stages + classifier) and, when tuned, each grid point's inner-validation AUC.
 
     The feature stages are fitted once on the train split and its vectors cached, so a grid search refits only the
-    classifier; the returned PipelineModel still starts from raw silver columns, its categories indexed in SQL
-    (`indexes_in_sql`) once the classifier no longer needs the indexer's metadata.
+    classifier; the returned PipelineModel still starts from raw silver columns.
     """
     prepared = candidate.features().fit(train)
     vectors = prepared.transform(train).select(FEATURES, LABEL_COLUMN).cache()
     classifier = told_categories(candidate.classifier, vectors)
-    served = indexes_in_sql(prepared).stages
     try:
         if not (tune and candidate.grid):
-            return PipelineModel([*served, classifier.fit(vectors)]), None
+            return PipelineModel([*prepared.stages, classifier.fit(vectors)]), None
         search = TrainValidationSplit(
             estimator=classifier,
             estimatorParamMaps=candidate.grid,
@@ -279,7 +270,7 @@ def fit(candidate: Candidate, train: DataFrame, tune: bool, seed: int) -> tuple[
             {"params": {p.name: v for p, v in point.items()}, "auc": auc}
             for point, auc in zip(candidate.grid, search.validationMetrics, strict=True)
         ]
-        return PipelineModel([*served, search.bestModel]), {"train_ratio": TUNING_TRAIN_RATIO, "grid": tried}
+        return PipelineModel([*prepared.stages, search.bestModel]), {"train_ratio": TUNING_TRAIN_RATIO, "grid": tried}
     finally:
         vectors.unpersist()
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from chispa import assert_df_equality
 from pyspark.ml import Pipeline
 from pyspark.ml.classification import GBTClassifier, LogisticRegression
-from pyspark.ml.feature import SQLTransformer, StringIndexer
 from pyspark.sql import functions as F
 
 from leadscore import features, training
@@ -87,31 +85,3 @@ def test_tree_encoding_indexes_categories_with_their_metadata_in_three_stages(go
 
     gbt = training.told_categories(GBTClassifier(labelCol=training.LABEL_COLUMN, maxBins=8), vectors)
     assert gbt.getOrDefault("maxBins") >= max(slots.values())
-
-
-def test_indexes_in_sql_give_the_indexers_indices_for_seen_unseen_missing_and_quoted_values(spark):
-    train = spark.createDataFrame(
-        [("a", "it's"), ("a", "back\\slash"), ("b", "it's"), ("c", "x")], "first string, second string"
-    )
-    indexer = StringIndexer(
-        inputCols=["first", "second"], outputCols=["first__index", "second__index"], handleInvalid="keep"
-    )
-    fitted = Pipeline(stages=[indexer]).fit(train)
-    in_sql = features.indexes_in_sql(fitted)
-    assert [type(s) for s in in_sql.stages] == [SQLTransformer]
-    rows = train.unionByName(
-        spark.createDataFrame([("never seen", "it''s"), (None, None), ("b", "back\\slash")], train.schema)
-    )
-    assert_df_equality(in_sql.transform(rows), fitted.transform(rows), ignore_metadata=True)
-
-
-def test_a_trained_pipeline_indexes_in_sql_and_still_traces_importances_to_columns(gold_sample):
-    columns = config_for(".").feature_sets["pre_contact"]
-    train = gold_sample.withColumn(training.LABEL_COLUMN, F.col("contacted_agent").cast("double"))
-    for candidate in training.candidates(columns, seed=7):
-        if candidate.scores_in != "jvm":
-            continue
-        model, _ = training.fit(candidate, train, tune=False, seed=7)
-        assert "StringIndexerModel" not in [type(s).__name__ for s in model.stages]
-        shares = training.importances(model, train)
-        assert set(shares) <= set(candidate.columns) and abs(sum(shares.values()) - 1.0) < 1e-9
