@@ -61,6 +61,7 @@ class ModelSettings:
     tune: bool
     promotion: dict[str, Any]
     driver_memory: str
+    partitions: int
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,9 @@ def test_the_training_run_holds_params_metrics_data_version_artifacts_and_a_sign
     assert params["gold_training_version"] == str(gold_version) == str(result["gold_training_version"])
     assert params["gold_training_table"] == config.table("gold_training").location
     assert (params["feature_set"], params["seed"], params["split"]) == ("full", str(SEED), "70/15/15")
+    # The training splits' partitioning is training's own (model.partitions), not the streams' shuffle partitions.
+    assert config.model.partitions != config.spark.shuffle_partitions  # else this could not tell them apart
+    assert params["partitions"] == str(config.model.partitions)
     assert params["chosen"] in CANDIDATES and params["chosen"] == result["chosen"]
     assert tags["mlflow.source.git.commit"] == "abc123" and tags["promotion"] == "promoted"
     for split in ("validation", "test"):
@@ -98,6 +101,7 @@ def test_the_training_run_holds_params_metrics_data_version_artifacts_and_a_sign
     card = load_text(f"runs:/{run.info.run_id}/model_card.md")
     assert "Feature set: `full`" in card and "`lead_status_tag`" in card and f"{metrics['test_auc_roc']:.4f}" in card
     assert f"Delta version {gold_version}" in card and "`pre_contact`" in card  # what each feature set is for
+    assert f"seed {SEED} over {config.model.partitions} partitions" in card
 
     nested = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
     assert {r.info.run_name for r in nested} == CANDIDATES

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         training.candidates(columns, seed),
         seed=seed,
         tune=tune,
-        partitions=config.spark.shuffle_partitions,
+        partitions=config.model.partitions,
         tie_margin=config.model.promotion["margin"],
     )
     test = rows.where(F.col("split") == "test")

@@ -119,6 +119,7 @@ def publish(
                 "chosen": metrics["chosen"],
                 **{f"chosen_{k}": v for k, v in metrics["candidates"][metrics["chosen"]]["params"].items()},
                 "seed": metrics["seed"],
+                "partitions": metrics["partitions"],
                 "tune": metrics["tune"],
                 "split": "/".join(str(config.model.split[s]) for s in ("train", "validation", "test")),
                 "gold_training_table": gold.location,

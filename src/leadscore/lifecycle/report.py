@@ -136,7 +136,8 @@ def model_card(metrics: dict) -> str:
             "",
             f"Trained {metrics['created_at']} in `{provenance.get('env')}` from git "
             f"`{git.get('commit') or 'unknown'}`{dirty} "
-            f"({git.get('branch') or 'unknown branch'}, {git.get('url') or 'no remote'}); seed {metrics['seed']}. "
+            f"({git.get('branch') or 'unknown branch'}, {git.get('url') or 'no remote'}); seed {metrics['seed']} "
+            f"over {metrics['partitions']} partitions. "
             f"MLflow run `{provenance['run_id']}`; learned from `{provenance['gold_training_table']}` at Delta "
             f"version {provenance['gold_training_version']} (silver version {provenance['silver_version']}).",
             "",
