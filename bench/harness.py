@@ -75,7 +75,7 @@ def generated(rows: int) -> Path:
     """`rows` generated leads in files of at most 100k rows (at least 2 files, one per core), cached."""
     folder = CACHE / "data" / f"rows-{rows}-seed-{SEED}"
     if not (folder / ".done").is_file():
-        from leadscore.generator import generate
+        from leadscore.synthetic.generator import generate
 
         shutil.rmtree(folder, ignore_errors=True)
         say(f"generating {rows:,} rows into {folder}")

@@ -19,9 +19,9 @@ def _follow_ups(landing: Path, count: int, out: Path) -> int:
     """Newer activity for the first `count` leads of the landing files, as one file landed now."""
     import numpy as np
 
-    from leadscore.calibration import read_export
-    from leadscore.generator import write_csv
-    from leadscore.simulate import follow_up
+    from leadscore.synthetic.calibration import read_export
+    from leadscore.synthetic.generator import write_csv
+    from leadscore.synthetic.simulator import follow_up
 
     rng = np.random.default_rng(SEED)
     rows: list[list[str]] = []
@@ -37,7 +37,7 @@ def child_drain(args: dict) -> dict:
     """The drain, its ceiling and the update MERGE, in one driver: each needs what the one before left (every lead
     scored, then the scored table to copy and to merge into)."""
     from leadscore import realtime
-    from leadscore.ingest import ingest
+    from leadscore.ingest.query import ingest
 
     lakehouse, source = Path(args["lakehouse"]), args["source"]
     spark, config = session(lakehouse, args["tracking_uri"], stream=True, **{"stream.max_files_per_trigger": 100_000})

@@ -18,10 +18,11 @@ FLAT_COST_FILES = 5  # flat_cost: files landed one at a time per table size; the
 
 def child_flat_cost_build(args: dict) -> dict:
     """The small lakehouse: its export ingested and every lead scored, in a driver of its own."""
-    from leadscore import ingest, realtime
+    from leadscore import realtime
+    from leadscore.ingest.query import ingest
 
     spark, config = session(Path(args["lakehouse"]), args["tracking_uri"], stream=True)
-    counts = ingest.ingest(spark, config, args["source"])
+    counts = ingest(spark, config, args["source"])
     realtime.run(spark, config, None, available_now=True)
     return {"silver_rows": counts["silver"], "leads": config.table("lead_scores").read(spark).count()}
 
@@ -33,7 +34,7 @@ def child_flat_cost(args: dict) -> dict:
     import numpy as np
 
     from leadscore import realtime
-    from leadscore.simulate import GENERATED, replay
+    from leadscore.synthetic.simulator import GENERATED, replay
 
     lakehouse = Path(args["lakehouse"])
     spark, config = session(lakehouse, args["tracking_uri"], stream=True)

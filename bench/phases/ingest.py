@@ -22,7 +22,7 @@ INGEST_HEAP = "2g"
 
 def child_ingest(args: dict) -> dict:
     """Our ingest of `source` into a new lakehouse, in its own driver with the ingest heap."""
-    from leadscore.ingest import ingest
+    from leadscore.ingest.query import ingest
 
     spark, config = session(Path(args["lakehouse"]), **{"spark.driver_memory": INGEST_HEAP})
     started = time.perf_counter()

@@ -68,10 +68,10 @@ def _seed_design(spark, config, landing: str, sink: str, checkpoint: str):
     typed and scored (no de-duplication, no MERGE) and appended to a Delta sink (change data feed on, to time it)."""
     from pyspark.sql import functions as F
 
-    from leadscore import silver
-    from leadscore.lifecycle.serving import AliasedModel
+    from leadscore.ingest import silver
     from leadscore.schema import RAW_NAMES
-    from leadscore.scoring import score
+    from leadscore.scoring.model import score
+    from leadscore.scoring.serving import AliasedModel
 
     champion = AliasedModel(config)
     champion.refresh()
@@ -186,7 +186,7 @@ def child_latency(args: dict) -> dict:
     before the original design starts).
     """
     from leadscore import realtime
-    from leadscore.simulate import GENERATED, replay
+    from leadscore.synthetic.simulator import GENERATED, replay
 
     lakehouse = Path(args["lakehouse"])
     spark, config = session(

@@ -15,8 +15,8 @@ from harness import child_argv, run_child, session
 
 def child_transform(args: dict) -> dict:
     """The champion's scoring of every silver row; its last stages and tree counts say which model was timed."""
-    from leadscore.lifecycle.serving import AliasedModel
-    from leadscore.scoring import with_score
+    from leadscore.scoring.serving import AliasedModel
+    from leadscore.training.evaluation import with_score
 
     spark, config = session(Path(args["lakehouse"]), args["tracking_uri"])
     champion = AliasedModel(config)

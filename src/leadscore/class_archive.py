@@ -18,10 +18,10 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from leadscore import ingest
 from leadscore.config import Config, load_config
-from leadscore.generator import generate
+from leadscore.ingest.query import ingest
 from leadscore.spark import class_archive, get_spark
+from leadscore.synthetic.generator import generate
 
 WORKLOAD_ROWS = 200
 
@@ -30,7 +30,7 @@ def _workload(spark: SparkSession, config: Config, work: Path) -> None:
     """What the commands do, small: an ingest (file stream, parse, de-duplication state, Delta appends), a MERGE
     into a table with deletion vectors and change data, its history, and a Delta stream."""
     generate(WORKLOAD_ROWS, seed=1, files=1, out_dir=work / "landing")
-    ingest.ingest(spark, config, str(work / "landing"))
+    ingest(spark, config, str(work / "landing"))
     silver = config.table("silver_leads").sql_name
     merged = f"delta.`{work / 'merged'}`"
     spark.sql(

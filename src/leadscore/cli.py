@@ -16,7 +16,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from leadscore.config import ENVIRONMENTS, Config, load_config
+from leadscore.config import add_config_arguments, config_from
 from leadscore.errors import CheckFailed, LeadscoreError
 
 # command -> module under leadscore.jobs
@@ -41,39 +41,6 @@ COMMANDS: dict[str, str] = {
 }
 
 log = logging.getLogger("leadscore")
-
-
-# Flags that override conf/<env>.yml; the same on the CLI, under spark-submit and in bundle jobs.
-CONFIG_FLAGS: dict[str, dict] = {
-    "--env": {"choices": ENVIRONMENTS, "default": "local", "help": "conf/<env>.yml to load (default: local)"},
-    "--conf-dir": {"help": "folder holding common.yml and <env>.yml (default: the project's conf/)"},
-    "--lakehouse": {"help": "base folder of path-based tables (default: ./lakehouse)"},
-    "--catalog": {"help": "Unity Catalog catalog (storage: catalog)"},
-    "--schema": {"help": "Unity Catalog schema (storage: catalog)"},
-    "--checkpoints": {"help": "base folder of stream checkpoints"},
-    "--tracking-uri": {
-        "help": "MLflow tracking store (default: sqlite:///<lakehouse>/mlflow.db; conf mlflow.tracking_uri)"
-    },
-}
-
-
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("configuration")
-    for flag, options in CONFIG_FLAGS.items():
-        group.add_argument(flag, **options)
-
-
-def config_argv(args: argparse.Namespace) -> list[str]:
-    """The configuration flags `args` was given, as argv: another command run with them reads the same config."""
-    given = [(flag, getattr(args, flag[2:].replace("-", "_"), None)) for flag in CONFIG_FLAGS]
-    return [part for flag, value in given if value is not None for part in (flag, str(value))]
-
-
-def config_from(args: argparse.Namespace) -> Config:
-    overrides = {key: getattr(args, key, None) for key in ("lakehouse", "catalog", "schema", "checkpoints")}
-    overrides["mlflow.tracking_uri"] = getattr(args, "tracking_uri", None)
-    overrides.update(getattr(args, "config_overrides", lambda _: {})(args))
-    return load_config(args.env, args.conf_dir, overrides)
 
 
 def build_parser() -> argparse.ArgumentParser:

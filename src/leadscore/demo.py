@@ -26,16 +26,18 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from leadscore import cli, ingest, realtime, simulate
+from leadscore import realtime
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
-from leadscore.generator import generate
-from leadscore.gold import latest_per_lead
-from leadscore.jobs import train as train_job
+from leadscore.ingest import query as ingest_query
+from leadscore.ingest.silver import ORDER, latest_per_lead
+from leadscore.lifecycle.new_version import train_new_version
+from leadscore.output import render, rows_of
 from leadscore.schema import KEY
-from leadscore.silver import ORDER
-from leadscore.streams import progress_logged
-from leadscore.timetravel import agent_queue, read_as_of, render, rows_of, score_changes, version_history
+from leadscore.streaming.queries import progress_logged
+from leadscore.synthetic import simulator
+from leadscore.synthetic.generator import generate
+from leadscore.timetravel import agent_queue, read_as_of, score_changes, version_history
 
 log = logging.getLogger("leadscore")
 
@@ -58,7 +60,10 @@ class ThisProcess:
         self.spark, self.config = spark, config
 
     def train(self) -> dict:
-        return train_job.run(cli.build_parser().parse_args(["train"]), self.config)  # the job's own defaults
+        model = self.config.model  # what `leadscore train` does without flags
+        return train_new_version(
+            self.spark, self.config, feature_set=model.feature_set, seed=model.seed, tune=model.tune, git={}
+        )
 
     @contextmanager
     def streaming(self, landing: Path) -> Iterator[None]:
@@ -102,7 +107,7 @@ class AsTheBundleRuns:
     def streaming(self, landing: Path) -> Iterator[None]:
         """The ingest query runs here and the scores query in its classic process while the block lands files;
         then both stop, once every lead of silver is in lead_scores at its newest event."""
-        ingesting = ingest.start(self.spark, self.config, str(landing), available_now=False)
+        ingesting = ingest_query.start(self.spark, self.config, str(landing), available_now=False)
         argv, env = self._classic("stream")
         scoring = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
         try:
@@ -150,10 +155,10 @@ def run(
     parts = lakehouse / "demo_parts"
     historical, holdout = parts / "historical" / "leads.csv", parts / "holdout.csv"
     historical.parent.mkdir(parents=True, exist_ok=True)
-    split = simulate.split_export(export, historical, holdout, historical_share=0.7, seed=seed)
+    split = simulator.split_export(export, historical, holdout, historical_share=0.7, seed=seed)
     log.info("demo: %d historical leads, %d to stream", split["historical"], split["holdout"])
 
-    counts = ingest.ingest(spark, config, str(historical.parent))
+    counts = ingest_query.ingest(spark, config, str(historical.parent))
     _show("ingested history", [counts], list(counts))
     model = compute.train()
     _show(
@@ -167,7 +172,7 @@ def run(
         shutil.rmtree(landing)
     landing.mkdir(parents=True)
     with compute.streaming(landing):  # the streams run while the files land
-        replayed = simulate.replay(
+        replayed = simulator.replay(
             holdout, landing, files, interval_seconds, follow_up_share=0.2, seed=seed, seen=historical
         )
 

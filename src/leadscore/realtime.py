@@ -14,9 +14,10 @@ import time
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from leadscore import ingest, scores
 from leadscore.config import Config
-from leadscore.streams import await_query, progress_logged, user_error
+from leadscore.ingest import query as ingest_query
+from leadscore.scoring import query as scores_query
+from leadscore.streaming.queries import await_query, progress_logged, user_error
 
 log = logging.getLogger("leadscore")
 
@@ -62,9 +63,9 @@ def _wait_for_batch_end(query: StreamingQuery, timeout: float = 300) -> None:
 def start(spark: SparkSession, config: Config, source: str | None) -> list[StreamingQuery]:
     """Starts the queries on processing-time triggers (ingest only with a landing source); they run until stopped."""
     if not source:
-        ingest.create_tables(spark, config)  # the scores query streams from silver, which must exist
-    queries = [ingest.start(spark, config, source, available_now=False)] if source else []  # creates them too
-    return [*queries, scores.start_stream(spark, config, available_now=False)]
+        ingest_query.create_tables(spark, config)  # the scores query streams from silver, which must exist
+    queries = [ingest_query.start(spark, config, source, available_now=False)] if source else []  # creates them too
+    return [*queries, scores_query.start(spark, config, available_now=False)]
 
 
 def drain(queries: list[StreamingQuery]) -> None:
@@ -80,7 +81,7 @@ def run(spark: SparkSession, config: Config, source: str | None, *, available_no
             _run_until_stopped(spark, start(spark, config, source))
             return
         if source:
-            await_query(ingest.start(spark, config, source, available_now=True))
+            await_query(ingest_query.start(spark, config, source, available_now=True))
         else:
-            ingest.create_tables(spark, config)
-        await_query(scores.start_stream(spark, config, available_now=True))
+            ingest_query.create_tables(spark, config)
+        await_query(scores_query.start(spark, config, available_now=True))

@@ -73,7 +73,3 @@ LABEL = "contacted_agent"
 # The web form's untouched drop-down: means "not answered", never a category.
 PLACEHOLDER = "Select"
 YES, NO = "Yes", "No"
-
-
-def names_of(*kinds: Kind) -> tuple[str, ...]:
-    return tuple(c.name for c in COLUMNS if c.kind in kinds)

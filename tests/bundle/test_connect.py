@@ -23,8 +23,8 @@ from test_jobs_run import LOCAL_CATALOG, command, declared_argv, in_volumes
 from leadscore import cli
 from leadscore.spark import SPARK_ML_NEEDS_CLASSIC
 from leadscore.tables import TABLES as TABLE_SPECS
-from tests.conftest import config_for, load_fixture
-from tests.timetravel.test_timetravel import BATCHES, build_lead_scores
+from tests.helpers.lakehouse import config_for, load_fixture
+from tests.helpers.lead_scores import BATCHES, build_lead_scores
 
 JOBS = {key: job for key, (_, job) in bundle_check.load().jobs().items()}
 SERVERLESS = sorted(key for key, job in JOBS.items() if all("environment_key" in t for t in job["tasks"]))
@@ -38,14 +38,14 @@ TABLES = ("bronze_leads", "silver_leads", "quarantine", "duplicates")
 CONNECT_RUN = """
 import json, sys
 from leadscore import cli
-from leadscore.config import load_config
+from leadscore.config import config_from, load_config
 from leadscore.spark import get_spark
 
 schema, location, tables, argv = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4:]
 spark = get_spark(load_config("local").spark)
 spark.sql(f"CREATE SCHEMA {schema} LOCATION '{location}'")
 status = cli.main(argv)
-config = cli.config_from(cli.build_parser().parse_args(argv))
+config = config_from(cli.build_parser().parse_args(argv))
 details = {t: spark.sql(f"DESCRIBE DETAIL {config.table(t).location}").first() for t in tables}
 print(json.dumps({"status": status, "remote": type(spark).__module__, "tables": {
     t: {"location": d["location"], "properties": d["properties"]} for t, d in details.items()}}))

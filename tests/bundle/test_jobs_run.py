@@ -21,12 +21,13 @@ import pytest
 import yaml
 from test_bundle import BUNDLE_VALUES, wheel_tasks
 
-from leadscore import cli, training
-from leadscore.config import SQLITE
+from leadscore import cli
+from leadscore.config import SQLITE, config_from
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHAMPION, model_name, version_by_alias
-from tests.conftest import load_fixture
-from tests.tiny_training import small_candidates
+from leadscore.training import candidates
+from tests.helpers.lakehouse import load_fixture
+from tests.helpers.training import small_candidates
 
 ROOT = bundle_check.ROOT
 # The jobs are independent in the bundle (schedules, a continuous job): this is the order their data flows in.
@@ -74,7 +75,7 @@ def test_parameters_resolve_to_the_targets_catalog_and_volumes(target):
     variables = bundle_check.variable_values(bundle_check.load().config, target)
     for job, (entry_point, argv) in declared_argv(target).items():
         assert not any("${" in p for p in argv), f"{job}: unresolved {argv}"
-        config = cli.config_from(cli.build_parser().parse_args([command(entry_point), *argv]))
+        config = config_from(cli.build_parser().parse_args([command(entry_point), *argv]))
         assert config.storage == "catalog", job
         expected = f"{variables['catalog']}.{variables['schema']}.silver_leads"
         assert config.table("silver_leads").location == expected, job
@@ -129,7 +130,7 @@ def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, tmp_path, 
     """The dev target's jobs in the order their data flows; a job whose declared parameters do not run (an error,
     or a non-zero exit such as a drift breach of the fixture against itself) fails here, naming its command line.
     Training learns with the tests' tiny candidates: what is tested is the job's wiring, not the learners."""
-    monkeypatch.setattr(training, "candidates", small_candidates)
+    monkeypatch.setattr(candidates, "candidates", small_candidates)
     tasks = declared_argv("dev", {"catalog": LOCAL_CATALOG})
     results = {}
     for job in ORDER:
@@ -156,7 +157,7 @@ def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, tmp_path, 
     scores = tables["gold_lead_scores"]
     assert scores.count() == scores.select("prospect_id").distinct().count() == silver_leads
 
-    config = cli.config_from(cli.build_parser().parse_args([command(tasks["monitor"][0]), *tasks["monitor"][1]]))
+    config = config_from(cli.build_parser().parse_args([command(tasks["monitor"][0]), *tasks["monitor"][1]]))
     client = tracking.client(config)
     assert version_by_alias(client, model_name(config), CHAMPION) is not None
     assert results["retrain"]["decision"] == "skipped"  # silver has not changed since train

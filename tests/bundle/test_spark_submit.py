@@ -14,7 +14,7 @@ import pyspark
 import pytest
 
 from leadscore.spark import DELTA_CATALOG, DELTA_EXTENSION, local_jars
-from tests.conftest import load_fixture
+from tests.helpers.lakehouse import load_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMIT = ROOT / "src" / "leadscore" / "jobs" / "submit.py"

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
-from leadscore import commit_tags
 from leadscore.console.reader import DeltaLakeReader
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, model_name
 from leadscore.monitoring import batches
 from leadscore.monitoring.monitor import DRIFT_SCHEMA
+from leadscore.streaming import commit_tags
 from leadscore.tables import TABLES
-from tests.conftest import config_for
-from tests.timetravel.test_timetravel import BATCHES, T0, build_lead_scores
+from tests.helpers.lakehouse import config_for
+from tests.helpers.lead_scores import BATCHES, T0, build_lead_scores
 
 SILVER_SCHEMA = (
     "prospect_id string, lead_number int, event_ts timestamp, event_seq long, last_action string, total_visits int, "

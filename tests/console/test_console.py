@@ -10,10 +10,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from leadscore import cli
+from leadscore.config import config_from
 from leadscore.console import data, launch
 from leadscore.console.reader import DeltaLakeReader, WarehouseReader, make_reader
 from leadscore.errors import LeadscoreError
-from tests.conftest import config_for
+from tests.helpers.lakehouse import config_for
 
 APP = str(launch.APP)
 
@@ -186,7 +187,7 @@ def test_console_settings_come_from_the_bundle_job_parameters():
     PARAMETERS = ["--env", "prod", "--catalog", "main", "--schema", "sales", "--window-hours", "6"]
     parameters = launch.job_parameters("42", workspace=type("W", (), {"jobs": Jobs()})())
     args = launch.settings_from(parameters)
-    config = cli.config_from(args)
+    config = config_from(args)
     assert (config.env, config.table("lead_scores").location) == ("prod", "main.sales.gold_lead_scores")
     assert launch.app_arguments(args, config) == ["--env=prod", "--catalog=main", "--schema=sales"]
     argv = launch.streamlit_argv(["--env=prod"], 8501)

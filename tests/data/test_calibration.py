@@ -8,12 +8,12 @@ import re
 import numpy as np
 import pytest
 
-from leadscore.calibration import build_profile, packaged_profile, read_export, to_json
 from leadscore.cli import main
 from leadscore.errors import LeadscoreError
-from leadscore.generator import generate_chunks
 from leadscore.schema import SOURCE_HEADER
-from tests.conftest import load_fixture
+from leadscore.synthetic.calibration import build_profile, packaged_profile, read_export, to_json
+from leadscore.synthetic.generator import generate_chunks
+from tests.helpers.lakehouse import load_fixture
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

@@ -17,10 +17,10 @@ from sklearn.preprocessing import OneHotEncoder
 
 from leadscore.cli import main
 from leadscore.errors import LeadscoreError
-from leadscore.generator import FIRST_LEAD_NUMBER, generate, generate_chunks, split_rows, write_csv
 from leadscore.jobs import generate as generate_job
 from leadscore.schema import SOURCE_HEADER
-from tests.conftest import load_fixture
+from leadscore.synthetic.generator import FIRST_LEAD_NUMBER, generate, generate_chunks, split_rows, write_csv
+from tests.helpers.lakehouse import load_fixture
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 AT = {name: i for i, name in enumerate(SOURCE_HEADER)}

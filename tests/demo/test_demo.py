@@ -15,9 +15,10 @@ from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
 
 from leadscore import cli
+from leadscore.config import config_from
 from leadscore.jobs import demo as demo_job
-from leadscore.scores import AGENT_FEATURES
-from tests.conftest import config_for
+from leadscore.scoring.merge import AGENT_FEATURES
+from tests.helpers.lakehouse import config_for
 
 DEMO_ARGS = ["--rows", "800", "--files", "2", "--interval-seconds", "0", "--seed", "3"]
 # Stamped per run (when, by which query and batch), or where and when a file landed: the rest is what the data holds.
@@ -33,7 +34,7 @@ def classic_demo(tmp_path_factory):
     args = cli.build_parser().parse_args(["demo", "--lakehouse", str(lakehouse), *DEMO_ARGS])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        result = demo_job.run(args, cli.config_from(args))
+        result = demo_job.run(args, config_from(args))
     return lakehouse, result, printed.getvalue()
 
 

@@ -8,8 +8,9 @@ from datetime import datetime
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from leadscore import gold
+from leadscore.ingest.silver import latest_per_lead
 from leadscore.schema import COLUMNS, KEY, LABEL
+from leadscore.training import gold
 
 SQL_TYPES = {"string": "string", "int": "int", "double": "double", "bool": "boolean", "label": "boolean"}
 SILVER_DDL = ", ".join(
@@ -80,7 +81,7 @@ def test_latest_per_lead_picks_the_newest_event(spark):
             {KEY: d, LABEL: True, "total_visits": 9, "event_ts": T11, "event_file": "a.csv", "event_seq": 50},
         ],
     )
-    latest = gold.latest_per_lead(silver).select(KEY, "total_visits")
+    latest = latest_per_lead(silver).select(KEY, "total_visits")
     expected = spark.createDataFrame([(a, 7), (b, 4), (c, 6), (d, 8)], f"{KEY} string, total_visits int")
     assert_df_equality(latest, expected, ignore_row_order=True, ignore_nullable=True)
 

@@ -10,7 +10,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.errors import PySparkException
 
-from leadscore import bronze
+from leadscore.ingest import bronze, landing
 from leadscore.schema import RAW_NAMES, SOURCE_HEADER
 
 HEADER = ",".join(SOURCE_HEADER) + ","
@@ -108,7 +108,7 @@ def test_row_hash_is_the_md5_of_the_text_without_trailing_delimiters(spark):
 
 
 def files_frame(spark, content: bytes, path: str = "file:/landing/a.csv"):
-    return spark.createDataFrame([(path, None, len(content), bytearray(content))], bronze.BINARY_FILE_SCHEMA)
+    return spark.createDataFrame([(path, None, len(content), bytearray(content))], landing.BINARY_FILE_SCHEMA)
 
 
 def test_split_files_numbers_lines_from_the_header_and_drops_crlf(spark):
@@ -248,4 +248,4 @@ def test_a_declared_encoding_decodes_and_still_names_bytes_invalid_in_it(spark):
     ],
 )
 def test_a_source_has_one_spelling(spelled, normalised):
-    assert bronze.normalised_source(spelled) == normalised.format(cwd=os.getcwd())
+    assert landing.normalised_source(spelled) == normalised.format(cwd=os.getcwd())

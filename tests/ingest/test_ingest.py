@@ -13,13 +13,16 @@ from pyspark.errors import PySparkException
 from pyspark.sql import functions as F
 
 from leadscore import cli
-from leadscore import ingest as ingest_module
 from leadscore.errors import LeadscoreError
-from leadscore.generator import generate
-from leadscore.ingest import ingest
-from leadscore.streams import BatchCommits, await_query, user_error
+from leadscore.ingest import counts as ingest_counts
+from leadscore.ingest import query as ingest_query
+from leadscore.ingest.query import ingest
+from leadscore.streaming.commits import BatchCommits
+from leadscore.streaming.queries import await_query, user_error
+from leadscore.synthetic.generator import generate
 from leadscore.tables import Table
-from tests.conftest import config_for, kill_when, load_fixture
+from tests.helpers.lakehouse import config_for, load_fixture
+from tests.helpers.processes import kill_when
 
 OUTCOMES = ("silver_leads", "quarantine", "duplicates")
 
@@ -87,7 +90,7 @@ def test_a_clean_batch_commits_one_silver_file_and_nothing_to_the_other_outcomes
 def test_a_backfill_batch_is_written_one_file_per_file_split(spark, config, tmp_path, monkeypatch):
     """A batch of ROWS_PER_WRITER rows or more (a backfill) is not funnelled through one writing task: each file
     split of the landing source writes its own file; an outcome with fewer rows is still one file."""
-    monkeypatch.setattr(ingest_module, "ROWS_PER_WRITER", 100)
+    monkeypatch.setattr(ingest_query, "ROWS_PER_WRITER", 100)
     counts = ingest(spark, config, str(landing(tmp_path / "in", "generated_small.csv", "malformed_rows.csv")))
     assert (counts["files"], counts["bronze"]) == (2, 318)
 
@@ -112,17 +115,17 @@ def test_a_backfill_compiles_each_files_parse_apart_from_silvers_typing_and_a_li
 ):
     """Compiled into the parse's method, silver's typing costs 2-3 times as much over a backfill; compiled apart, a
     live batch costs more (docs/performance.md). The setting is the query's, not the session's."""
-    before = {key: spark.conf.get(key) for key in ingest_module.BACKFILL_SETTINGS}
+    before = {key: spark.conf.get(key) for key in ingest_query.BACKFILL_SETTINGS}
     folder = landing(tmp_path / "in", "generated_small.csv")
-    backfill = await_query(ingest_module.start(spark, config, str(folder), available_now=True))
+    backfill = await_query(ingest_query.start(spark, config, str(folder), available_now=True))
     execution = backfill._jsq.streamingQuery().lastExecution()
-    for key, value in ingest_module.BACKFILL_SETTINGS.items():
+    for key, value in ingest_query.BACKFILL_SETTINGS.items():
         assert execution.sparkSession().conf().get(key) == value != before[key]
         assert spark.conf.get(key) == before[key]
     assert not parse_and_typing_compiled_together(execution)
 
     landing(folder, "malformed_rows.csv")
-    live = ingest_module.start(spark, config, str(folder), available_now=False)
+    live = ingest_query.start(spark, config, str(folder), available_now=False)
     try:
         live.processAllAvailable()
         assert parse_and_typing_compiled_together(live._jsq.streamingQuery().lastExecution())
@@ -164,8 +167,8 @@ def test_the_tables_exist_once_created_and_not_as_a_missing_or_non_delta_folder(
     (Path(bronze.location) / "leads.csv").write_text("not a Delta table\n")
     assert not bronze.exists(spark)  # a folder without a Delta log
     shutil.rmtree(bronze.location)
-    ingest_module.create_tables(spark, config)
-    ingest_module.create_tables(spark, config)  # a second time: nothing to do
+    ingest_query.create_tables(spark, config)
+    ingest_query.create_tables(spark, config)  # a second time: nothing to do
     logicals = ("bronze_leads", "silver_leads", "quarantine", "duplicates")
     assert all(config.table(logical).exists(spark) for logical in logicals)
     assert [config.table(logical).latest_version(spark) for logical in logicals] == [0, 0, 0, 0]
@@ -273,11 +276,11 @@ def test_a_reset_checkpoint_or_a_respelled_source_lands_nothing_twice(spark, con
 
     # A replay of the reset query's first batch (killed before its commit) still finds the earlier landings: the
     # files the checkpoint's log gives that batch are not files the query had seen before it.
-    checkpoint = ingest_module.checkpoint_for(config, str(folder))
+    checkpoint = ingest_query.checkpoint_for(config, str(folder))
     commits = BatchCommits(checkpoint)
-    assert ingest_module.EarlierLandings.for_batch(spark, config, commits, 0) is not None
-    next_batch = ingest_module.committed_batches(spark, checkpoint)
-    assert ingest_module.EarlierLandings.for_batch(spark, config, commits, next_batch) is None
+    assert ingest_query.EarlierLandings.for_batch(spark, config, commits, 0) is not None
+    next_batch = ingest_counts.committed_batches(spark, checkpoint)
+    assert ingest_query.EarlierLandings.for_batch(spark, config, commits, next_batch) is None
 
     # the new query has now seen every file: a rerun needs no look at bronze, and lands nothing
     assert ingest(spark, config, str(folder))["bronze"] == 0
@@ -285,9 +288,9 @@ def test_a_reset_checkpoint_or_a_respelled_source_lands_nothing_twice(spark, con
 
 def run_of(spark, config, source: Path) -> tuple[str, range]:
     """The ingest query's id and the batches it has committed."""
-    checkpoint = ingest_module.checkpoint_for(config, str(source))
+    checkpoint = ingest_query.checkpoint_for(config, str(source))
     query_id = BatchCommits(checkpoint).query_id(spark)
-    return query_id, range(ingest_module.committed_batches(spark, checkpoint))
+    return query_id, range(ingest_counts.committed_batches(spark, checkpoint))
 
 
 def test_a_runs_counts_from_its_commits_are_the_rows_its_batches_stamped(spark, tmp_path):
@@ -302,8 +305,8 @@ def test_a_runs_counts_from_its_commits_are_the_rows_its_batches_stamped(spark, 
     counts = ingest(spark, config, str(folder))
     query_id, batches = run_of(spark, config, folder)
     assert len(batches) == 3
-    from_rows = ingest_module._counts_from_rows(spark, config, query_id, batches.start)
-    assert counts == ingest_module._counts_from_commits(spark, config, query_id, batches) == from_rows
+    from_rows = ingest_counts._counts_from_rows(spark, config, query_id, batches.start)
+    assert counts == ingest_counts._counts_from_commits(spark, config, query_id, batches) == from_rows
     # The malformed fixture repeats 8 of the generated file's contents, and the copy repeats all 300 (the copy's
     # batch writes nothing to silver: no commit there, which the counts from commits must allow for).
     assert counts == {
@@ -319,16 +322,16 @@ def test_counts_are_read_from_the_rows_when_history_cannot_show_every_commit_of_
     folder = landing(tmp_path / "in", "malformed_rows.csv")
     counts = ingest(spark, config, str(folder))
     query_id, batches = run_of(spark, config, folder)
-    monkeypatch.setattr(ingest_module, "OTHER_COMMITS", 1)  # history is read one commit further back than the run
-    assert ingest_module._counts_from_commits(spark, config, query_id, batches) is not None
+    monkeypatch.setattr(ingest_counts, "OTHER_COMMITS", 1)  # history is read one commit further back than the run
+    assert ingest_counts._counts_from_commits(spark, config, query_id, batches) is not None
     # A batch without its bronze commit (one whose files bronze already held writes none).
-    assert ingest_module._counts_from_commits(spark, config, query_id, range(batches.start, batches.stop + 1)) is None
+    assert ingest_counts._counts_from_commits(spark, config, query_id, range(batches.start, batches.stop + 1)) is None
 
     # Another writer's commit to quarantine after the run: what is read of its history no longer reaches the run.
     spark.sql(f"ALTER TABLE {config.table('quarantine').sql_name} SET TBLPROPERTIES ('leadscore.note' = 'x')")
-    assert ingest_module._counts_from_commits(spark, config, query_id, batches) is None
-    assert ingest_module.run_counts(spark, config, query_id, batches) == counts
-    assert ingest_module.run_counts(spark, config, query_id, range(batches.stop, batches.stop)) == dict.fromkeys(
+    assert ingest_counts._counts_from_commits(spark, config, query_id, batches) is None
+    assert ingest_counts.run_counts(spark, config, query_id, batches) == counts
+    assert ingest_counts.run_counts(spark, config, query_id, range(batches.stop, batches.stop)) == dict.fromkeys(
         counts, 0
     )
 
@@ -341,20 +344,20 @@ def test_a_query_that_wrote_all_of_bronze_does_not_read_it_and_a_run_with_nothin
     first batch a run executes: a run with nothing new reads no row of bronze."""
     folder = landing(tmp_path / "in", "generated_small.csv")
     ingest(spark, config, str(folder))
-    checkpoint = ingest_module.checkpoint_for(config, str(folder))
-    commits, next_batch = BatchCommits(checkpoint), ingest_module.committed_batches(spark, checkpoint)
+    checkpoint = ingest_query.checkpoint_for(config, str(folder))
+    commits, next_batch = BatchCommits(checkpoint), ingest_counts.committed_batches(spark, checkpoint)
 
     def no_reads(*_):
         raise AssertionError("bronze was read")
 
     with monkeypatch.context() as patched:
         patched.setattr(Table, "read", no_reads)
-        assert ingest_module.EarlierLandings.for_batch(spark, config, commits, next_batch) is None
+        assert ingest_query.EarlierLandings.for_batch(spark, config, commits, next_batch) is None
 
     other = landing(tmp_path / "other", "malformed_rows.csv")
     ingest(spark, config, str(other))
-    assert not ingest_module._written_only_by(spark, config.table("bronze_leads"), commits.query_id(spark))
-    earlier = ingest_module.EarlierLandings.for_batch(spark, config, commits, next_batch)
+    assert not ingest_query._written_only_by(spark, config.table("bronze_leads"), commits.query_id(spark))
+    earlier = ingest_query.EarlierLandings.for_batch(spark, config, commits, next_batch)
     assert earlier is not None, "bronze holds a file this query has not seen: kept out of its batches"
     with monkeypatch.context() as patched:
         patched.setattr(Table, "read", no_reads)
@@ -366,7 +369,7 @@ def test_earlier_landings_are_collected_by_the_first_batch_that_needs_them(spark
     """A query that starts with nothing new (a second landing source's, restarted) never reads bronze's contents."""
     read = F.raise_error(F.lit("bronze was read"))
     landed = spark.range(1).select(*[read.cast("string").alias(c) for c in ("_source_file", "_row_hash")])
-    earlier = ingest_module.EarlierLandings(landed.withColumn("_file_modification_time", read.cast("timestamp")))
+    earlier = ingest_query.EarlierLandings(landed.withColumn("_file_modification_time", read.cast("timestamp")))
     batch = spark.createDataFrame([("f", None, "h", False)], "_source_file string, _file_modification_time timestamp, "
                                   "_row_hash string, _probe boolean")  # fmt: skip
     with pytest.raises(PySparkException, match="bronze was read"):

@@ -7,7 +7,7 @@ from datetime import datetime
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from leadscore import silver
+from leadscore.ingest import silver
 from leadscore.schema import COLUMNS, RAW_NAMES
 
 BRONZE_DDL = ", ".join(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leadscore import commit_tags
 from leadscore.monitoring import batches
+from leadscore.streaming import commit_tags
 
 COMMITTED = pd.Timestamp("2026-11-27 10:00:10", tz="UTC")
 MICROS = int(pd.Timestamp("2026-11-27 10:00:00", tz="UTC").value // 1000)

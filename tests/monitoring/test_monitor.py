@@ -17,13 +17,14 @@ from pyspark.ml.classification import LogisticRegression
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from leadscore import cli, silver
-from leadscore.features import feature_stages
-from leadscore.generator import generate
+from leadscore import cli
+from leadscore.ingest import silver
 from leadscore.jobs import score_batch
 from leadscore.monitoring import drift, reference
 from leadscore.schema import LABEL
-from tests.conftest import config_for
+from leadscore.synthetic.generator import generate
+from leadscore.training.features import feature_stages
+from tests.helpers.lakehouse import config_for
 
 END = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 SHIFTED = "total_browsing_time"

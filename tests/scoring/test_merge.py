@@ -8,11 +8,12 @@ from datetime import datetime
 
 from chispa import assert_df_equality
 
-from leadscore import commit_tags, scores
 from leadscore.console.reader import DeltaLakeReader
 from leadscore.monitoring import batches
-from leadscore.streams import BatchCommits
-from tests.conftest import session_setting, without_auto_compaction
+from leadscore.scoring import merge as scores_merge
+from leadscore.streaming import commit_tags
+from leadscore.streaming.commits import BatchCommits
+from tests.helpers.lakehouse import session_setting, without_auto_compaction
 
 AUTO_COMPACT_MIN_FILES = "spark.databricks.delta.autoCompact.minNumFiles"
 AUTO_COMPACT_MIN_FILE_SIZE = "spark.databricks.delta.autoCompact.minFileSize"
@@ -46,8 +47,8 @@ def current(spark, table):
 
 def test_newer_events_update_new_leads_insert_and_late_events_are_ignored(spark, config):
     table = create(spark, config)
-    scores.merge(spark, config, spark.createDataFrame([row("a", 0.2, T1), row("b", 0.3, T1)], ROWS_DDL))
-    scores.merge(
+    scores_merge.merge(spark, config, spark.createDataFrame([row("a", 0.2, T1), row("b", 0.3, T1)], ROWS_DDL))
+    scores_merge.merge(
         spark,
         config,
         spark.createDataFrame(
@@ -55,7 +56,9 @@ def test_newer_events_update_new_leads_insert_and_late_events_are_ignored(spark,
             ROWS_DDL,
         ),
     )
-    scores.merge(spark, config, spark.createDataFrame([row("a", 0.1, T2, seq=1), row("c", 0.6, T1, seq=3)], ROWS_DDL))
+    scores_merge.merge(
+        spark, config, spark.createDataFrame([row("a", 0.1, T2, seq=1), row("c", 0.6, T1, seq=3)], ROWS_DDL)
+    )
     expected = spark.createDataFrame(
         [("a", 0.9, T2, 2), ("b", 0.3, T1, 2), ("c", 0.6, T1, 3)],
         "prospect_id string, score double, event_ts timestamp, event_seq long",
@@ -76,24 +79,24 @@ def test_events_at_the_same_time_are_ordered_by_file_then_line_whatever_the_batc
     later_file = [row("a", 0.9, T1, seq=1, file="2026-11-01/b.csv")]
     earlier_file = [row("a", 0.1, T1, seq=9, file="2026-11-01/a.csv")]
     for rows in (later_file, earlier_file):  # the later file's event arrives first and still wins
-        scores.merge(spark, config, spark.createDataFrame(rows, ROWS_DDL), leads=["a"])
+        scores_merge.merge(spark, config, spark.createDataFrame(rows, ROWS_DDL), leads=["a"])
     assert [tuple(r) for r in current(spark, table).collect()] == [("a", 0.9, T1, 1)]
 
 
 def test_naming_the_leads_prunes_nothing_it_should_not(spark, config):
     table = create(spark, config)
-    scores.merge(spark, config, spark.createDataFrame([row("a", 0.2, T1), row("o'hara", 0.3, T1)], ROWS_DDL))
-    scores.merge(spark, config, spark.createDataFrame([row("o'hara", 0.8, T2)], ROWS_DDL), leads=["o'hara"])
+    scores_merge.merge(spark, config, spark.createDataFrame([row("a", 0.2, T1), row("o'hara", 0.3, T1)], ROWS_DDL))
+    scores_merge.merge(spark, config, spark.createDataFrame([row("o'hara", 0.8, T2)], ROWS_DDL), leads=["o'hara"])
     assert [(r["prospect_id"], r["score"]) for r in current(spark, table).collect()] == [("a", 0.2), ("o'hara", 0.8)]
 
 
 def test_a_backlog_of_leads_the_table_does_not_hold_is_appended_and_one_it_holds_merged(spark, config, monkeypatch):
-    monkeypatch.setattr(scores, "PRUNING_LEADS", 1)  # any batch of two leads or more is a backlog
+    monkeypatch.setattr(scores_merge, "PRUNING_LEADS", 1)  # any batch of two leads or more is a backlog
     table = create(spark, config)
 
     def write(*rows):
         frame = spark.createDataFrame(list(rows), ROWS_DDL)
-        return scores.write_scores(spark, config, frame, [r[0] for r in rows])
+        return scores_merge.write_scores(spark, config, frame, [r[0] for r in rows])
 
     assert write(row("a", 0.2, T1), row("b", 0.3, T1)) == "append"
     assert write(row("c", 0.4, T1), row("d", 0.5, T1)) == "append"
@@ -111,9 +114,9 @@ def test_a_backlog_of_leads_the_table_does_not_hold_is_appended_and_one_it_holds
 
 @contextmanager
 def compacting_as_the_scores_query(spark, changed: dict[str, str]):
-    """The session's auto compaction as the scores query sets it (scores.COMPACTION_SETTINGS), `changed` aside."""
+    """The session's auto compaction as the scores query sets it (scores_merge.COMPACTION_SETTINGS), `changed` aside."""
     with ExitStack() as settings:
-        for key, value in {**scores.COMPACTION_SETTINGS, **changed}.items():
+        for key, value in {**scores_merge.COMPACTION_SETTINGS, **changed}.items():
             settings.enter_context(session_setting(spark, key, value))
         yield
 
@@ -151,7 +154,7 @@ def test_auto_compaction_takes_the_merges_small_files_only_and_is_not_taken_for_
         for batch_id, lead in enumerate(("a", "b", "c")):
             record = batches.commit_record(figures, ("lead_scoring_full", "1"), 0)
             with commits.tagged(spark, batch_id, {batches.RECORD: record}):
-                scores.merge(spark, config, spark.createDataFrame([row(lead, 0.2, T1)], ROWS_DDL))
+                scores_merge.merge(spark, config, spark.createDataFrame([row(lead, 0.2, T1)], ROWS_DDL))
     compactions = table.history(spark).where("operation = 'OPTIMIZE'").collect()
     assert compactions and all(c["operationParameters"]["auto"] == "true" for c in compactions)
     assert large in file_names(spark, table)  # never rewritten
@@ -173,7 +176,7 @@ def test_a_stream_restarted_on_the_table_compacts_once_small_files_gather_not_af
         table.save(earlier.coalesce(1).write.mode("append"))
     with compacting_as_the_scores_query(spark, {AUTO_COMPACT_MIN_FILES: "3"}):
         for lead in "abcdef":  # one new lead a MERGE: one small file each
-            scores.merge(spark, config, spark.createDataFrame([row(lead, 0.2, T1)], ROWS_DDL))
+            scores_merge.merge(spark, config, spark.createDataFrame([row(lead, 0.2, T1)], ROWS_DDL))
     operations = [r["operation"] for r in table.history(spark).orderBy("version").collect()]
     assert operations[2:] == ["MERGE", "MERGE", "MERGE", "OPTIMIZE", "MERGE", "MERGE", "MERGE", "OPTIMIZE"]
     assert table.read(spark).count() == 20 + 6
@@ -188,7 +191,7 @@ def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, co
         commits = BatchCommits(commits.checkpoint)
         if commits.committed(spark, table, 7) is None:
             with commits.tagged(spark, 7), without_auto_compaction(spark):
-                scores.merge(spark, config, batch)
+                scores_merge.merge(spark, config, batch)
     assert table.history(spark).count() == 2  # CREATE + one MERGE
     assert commits.committed(spark, table, 7)["operation"] == "MERGE"
     assert table.read(spark).count() == 2
@@ -196,6 +199,6 @@ def test_a_replayed_batch_neither_changes_the_table_nor_adds_a_version(spark, co
     newer = spark.createDataFrame([row("a", 0.8, T2)], ROWS_DDL)
     assert commits.committed(spark, table, 8) is None  # a later batch of the run never asks
     with commits.tagged(spark, 8), without_auto_compaction(spark):
-        scores.merge(spark, config, newer)
+        scores_merge.merge(spark, config, newer)
     assert table.history(spark).count() == 3
     assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None

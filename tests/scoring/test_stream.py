@@ -12,12 +12,15 @@ import psutil
 import pytest
 from chispa import assert_df_equality
 
-from leadscore import cli, realtime, scores
+from leadscore import cli, realtime
 from leadscore.console.reader import DeltaLakeReader
-from leadscore.generator import generate_chunks, write_csv
 from leadscore.monitoring import batches
-from tests.conftest import config_for, kill_when, running, wait_for
-from tests.tiny_training import SEED, train_tiny
+from leadscore.scoring import merge as scores_merge
+from leadscore.scoring import query as scores_query
+from leadscore.synthetic.generator import generate_chunks, write_csv
+from tests.helpers.lakehouse import config_for
+from tests.helpers.processes import kill_when, running, wait_for
+from tests.helpers.training import SEED, train_tiny
 
 # batch_id is left out: which silver files make up a micro-batch may differ between two runs.
 SCORE_COLUMNS = ("prospect_id", "score", "prediction", "priority", "model_version", "event_ts", "event_seq")
@@ -91,7 +94,7 @@ def test_stream_scores_new_leads_and_updates_them_on_follow_up(spark, trained, t
     assert (recorded["leads_merged"].sum(), recorded["events"].sum(), recorded["leads_updated"].sum()) == (41, 41, 1)
     assert set(recorded["model_version"]) == {updated["model_version"]}
     assert (recorded["latency_newest_s"] >= 10).all() and (recorded["batch_seconds"] > 0).all()
-    for key, value in scores.COMPACTION_SETTINGS.items():  # how the query's MERGEs compact: their own files, once
+    for key, value in scores_merge.COMPACTION_SETTINGS.items():  # how the query's MERGEs compact: their own files, once
         assert spark.conf.get(key) == value
 
 
@@ -130,8 +133,8 @@ def test_the_stream_scores_in_its_plan_swaps_to_a_promoted_champion_between_batc
     before, after = new_leads(5, seed=8, first=930_000), new_leads(5, seed=9, first=931_000)
     queries = realtime.start(spark, config, config.landing)  # runs until stopped, a micro-batch a second
     try:
-        scores_query = next(query for query in queries if query.name == "scores")
-        assert set(scores.SCORED_COLUMNS) <= set(planned_columns(scores_query)), "scored once, in the query's plan"
+        scoring = next(query for query in queries if query.name == "scores")
+        assert set(scores_query.SCORED_COLUMNS) <= set(planned_columns(scoring)), "scored once, in the query's plan"
         land(config, "a.csv", before)
         realtime.drain(queries)
         assert cli.main(["promote", "--lakehouse", config.lakehouse, "--version", "2"]) == 0  # while it runs

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from leadscore import simulate
-from leadscore.calibration import packaged_profile, read_export
 from leadscore.cli import main
 from leadscore.errors import LeadscoreError
-from leadscore.generator import write_csv
-from leadscore.gold import latest_per_lead
-from leadscore.ingest import ingest
+from leadscore.ingest.query import ingest
+from leadscore.ingest.silver import latest_per_lead
 from leadscore.schema import SOURCE_HEADER
-from leadscore.simulate import FIRST_LEAD_NUMBER, replay, split_export
-from tests.conftest import config_for, load_fixture
+from leadscore.synthetic import simulator
+from leadscore.synthetic.calibration import packaged_profile, read_export
+from leadscore.synthetic.generator import write_csv
+from leadscore.synthetic.simulator import FIRST_LEAD_NUMBER, replay, split_export
+from tests.helpers.lakehouse import config_for, load_fixture
 
 AT = {name: i for i, name in enumerate(SOURCE_HEADER)}
 STOPPED_CLOCK = 1_700_000_000_123_000_000  # ns
@@ -227,7 +227,7 @@ def test_ingested_follow_ups_are_each_leads_newest_event_even_within_one_clock_t
         os.utime(path, ns=(STOPPED_CLOCK, STOPPED_CLOCK))
         return count
 
-    monkeypatch.setattr(simulate, "write_csv", write_on_a_stopped_clock)
+    monkeypatch.setattr(simulator, "write_csv", write_on_a_stopped_clock)
     landing, config = tmp_path / "landing", config_for(tmp_path / "lakehouse")
     replay("generated", landing, files=3, rows=24, seed=6, follow_up_share=0.5)
     assert [p.stat().st_mtime_ns - STOPPED_CLOCK for p in files_in(landing)] == [0, 1_000_000, 2_000_000]

@@ -1,7 +1,7 @@
 """Time travel on lead_scores: history, scores as of a version or a time, diffs and the agent queue.
 
 The table is built the way the stream builds it: created with its properties (version 0), then one production
-MERGE (`scores.merge`) per micro-batch.
+MERGE (`scores_merge.merge`) per micro-batch.
 """
 
 from __future__ import annotations
@@ -9,79 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from leadscore import cli, scores
+from leadscore import cli
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
-from leadscore.streams import USER_METADATA
-from leadscore.timetravel import (
-    QUEUE_COLUMNS,
-    agent_queue,
-    history,
-    read_as_of,
-    render,
-    rows_of,
-    score_changes,
-    select_scores,
-)
-from tests.conftest import config_for, without_auto_compaction
-
-LEAD_SCORES_SCHEMA = (
-    "prospect_id string, lead_number int, score double, prediction boolean, priority string, "
-    "lead_capture_channel string, referral_source string, last_action string, total_visits int, "
-    "total_browsing_time int, opted_out_call boolean, opted_out_email boolean, model_version string, "
-    "event_ts timestamp, event_file string, event_seq long, scored_at timestamp, batch_id long"
-)
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def lead(key: str, number: int, score: float, priority: str, opted_out_call: bool | None, batch: int) -> tuple:
-    """A lead_scores row: what the tests vary, the rest filled in plausibly."""
-    at = T0 + timedelta(minutes=batch)
-    return (
-        key, number, score, score >= 0.5, priority, "Landing Page Submission", "Google", "Email Opened",
-        batch + 2, 100 * batch, opted_out_call, False, "3", at, f"landing/{batch}.csv", number, at, batch,
-    )  # fmt: skip
-
-
-# The stream's micro-batches: version 1 inserts 4 leads; version 2 moves a's score, raises c to hot, adds e and
-# receives d's event again (not newer: left as it is); version 3 updates b and adds f, whose call preference is unknown.
-BATCHES = (
-    [
-        lead("a", 1, 0.91, "hot", False, 1),
-        lead("b", 2, 0.95, "hot", True, 1),
-        lead("c", 3, 0.55, "warm", False, 1),
-        lead("d", 4, 0.20, "cold", False, 1),
-    ],
-    [
-        lead("a", 1, 0.93, "hot", False, 2),
-        lead("c", 3, 0.75, "hot", False, 2),
-        lead("d", 4, 0.20, "cold", False, 1),
-        lead("e", 5, 0.80, "hot", False, 2),
-    ],
-    [lead("b", 2, 0.97, "hot", True, 3), lead("f", 6, 0.99, "hot", None, 3)],
-)
-
-
-def build_lead_scores(
-    spark: SparkSession, config: Config, batches: tuple[list[tuple], ...], tags: list[str] | None = None
-) -> None:
-    """One MERGE per batch, one version each; `tags`, when given, are the MERGEs' userMetadata (what the scores stream
-    writes there)."""
-    config.table("lead_scores").create_if_missing(spark, spark.createDataFrame([], LEAD_SCORES_SCHEMA).schema)
-    for batch_id, rows in enumerate(batches):
-        if tags:
-            spark.conf.set(USER_METADATA, tags[batch_id])
-        try:
-            with without_auto_compaction(spark):
-                scores.merge(spark, config, spark.createDataFrame(rows, LEAD_SCORES_SCHEMA))
-        finally:
-            spark.conf.unset(USER_METADATA)
+from leadscore.output import render, rows_of
+from leadscore.timetravel import QUEUE_COLUMNS, agent_queue, history, read_as_of, score_changes, select_scores
+from tests.helpers.lakehouse import config_for
+from tests.helpers.lead_scores import BATCHES, LEAD_SCORES_SCHEMA, build_lead_scores, lead, lead_scores_columns
 
 
 @pytest.fixture(scope="module")
@@ -230,10 +169,6 @@ def test_cli_scores_as_json_is_one_array_of_rows_and_the_summary_on_stderr(capsy
     assert rows[0]["event_ts"] == "2025-03-01 09:01:00.000"
     summary = last_json(err)
     assert summary["version"] == 1 and summary["count"] == 4
-
-
-def lead_scores_columns() -> list[str]:
-    return [column.split()[0] for column in LEAD_SCORES_SCHEMA.split(", ")]
 
 
 def test_cli_scores_as_csv_carries_every_column_and_nothing_else(capsys, scores_config, commit_times):

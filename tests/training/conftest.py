@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from leadscore import gold, training
-from tests.conftest import config_for
-from tests.tiny_training import SEED, small_candidates
+from leadscore.training import fit, gold
+from tests.helpers.lakehouse import config_for
+from tests.helpers.training import SEED, small_candidates
 
 
 @pytest.fixture(scope="session")
@@ -17,4 +17,4 @@ def gold_sample(silver_sample):
 @pytest.fixture(scope="session")
 def trained(gold_sample):
     columns = config_for(".").feature_sets["full"]
-    return training.train(gold_sample, small_candidates(columns, SEED), seed=SEED, tune=True, partitions=4)
+    return fit.train(gold_sample, small_candidates(columns, SEED), seed=SEED, tune=True, partitions=4)

@@ -6,18 +6,18 @@ from pyspark.ml import Pipeline
 from pyspark.ml.classification import GBTClassifier, LogisticRegression
 from pyspark.sql import functions as F
 
-from leadscore import features, training
 from leadscore.schema import BY_NAME, KEY
-from leadscore.scoring import score
-from tests.conftest import config_for
+from leadscore.scoring.model import score
+from leadscore.training import candidates, features, fit
+from tests.helpers.lakehouse import config_for
 
 PRIORITY = {"hot": 0.7, "warm": 0.4}
 
 
 def fitted(gold_sample, columns):
     stages = features.feature_stages(columns)
-    classifier = LogisticRegression(labelCol=training.LABEL_COLUMN, regParam=0.01, maxIter=50)
-    train = gold_sample.withColumn(training.LABEL_COLUMN, F.col("contacted_agent").cast("double"))
+    classifier = LogisticRegression(labelCol=candidates.LABEL_COLUMN, regParam=0.01, maxIter=50)
+    train = gold_sample.withColumn(candidates.LABEL_COLUMN, F.col("contacted_agent").cast("double"))
     return Pipeline(stages=[*stages, classifier]).fit(train)
 
 
@@ -62,14 +62,14 @@ def test_score_keeps_the_input_columns_and_bands_priority(silver_sample, gold_sa
 def test_pre_contact_holds_no_sales_team_column_and_full_holds_the_originals():
     sets = config_for(".").feature_sets
     assert not features.SALES_TEAM_COLUMNS & set(sets["pre_contact"])
-    assert set(training.ORIGINAL_COLUMNS) <= set(sets["full"])
+    assert set(candidates.ORIGINAL_COLUMNS) <= set(sets["full"])
 
 
 def test_tree_encoding_indexes_categories_with_their_metadata_in_three_stages(gold_sample):
     columns = config_for(".").feature_sets["pre_contact"]
     stages = features.feature_stages(columns, encoding="index")
     assert [type(s).__name__ for s in stages] == ["SQLTransformer", "StringIndexer", "VectorAssembler"]
-    train = gold_sample.withColumn(training.LABEL_COLUMN, F.col("contacted_agent").cast("double"))
+    train = gold_sample.withColumn(candidates.LABEL_COLUMN, F.col("contacted_agent").cast("double"))
     vectors = Pipeline(stages=stages).fit(train).transform(train)
     metadata = vectors.schema[features.FEATURES].metadata
     slots = features.categorical_slots(metadata)
@@ -83,5 +83,5 @@ def test_tree_encoding_indexes_categories_with_their_metadata_in_three_stages(go
         [(-1.0,)],
     )
 
-    gbt = training.told_categories(GBTClassifier(labelCol=training.LABEL_COLUMN, maxBins=8), vectors)
+    gbt = fit.told_categories(GBTClassifier(labelCol=candidates.LABEL_COLUMN, maxBins=8), vectors)
     assert gbt.getOrDefault("maxBins") >= max(slots.values())

@@ -13,17 +13,18 @@ import pytest
 from chispa import assert_approx_df_equality
 from pyspark.ml.classification import LogisticRegression
 
-from leadscore import cli, training
+from leadscore import cli
 from leadscore.errors import LeadscoreError
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.promotion import challenge, promote
 from leadscore.lifecycle.publish import publish
 from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, load, model_name, resolve, version_by_alias
-from leadscore.lifecycle.serving import AliasedModel
 from leadscore.schema import KEY
-from leadscore.scoring import with_score
-from tests.conftest import config_for, load_fixture
-from tests.tiny_training import SEED, small_candidates
+from leadscore.scoring.serving import AliasedModel
+from leadscore.training import candidates, fit
+from leadscore.training.evaluation import with_score
+from tests.helpers.lakehouse import config_for, load_fixture
+from tests.helpers.training import SEED, small_candidates
 
 WEAK_COLUMNS = ("city",)  # one column that says little: a model clearly worse than the trained one
 
@@ -31,11 +32,11 @@ WEAK_COLUMNS = ("city",)  # one column that says little: a model clearly worse t
 @pytest.fixture(scope="module")
 def weak(gold_sample):
     """A deliberately poor model: a logistic regression on the lead's city alone."""
-    lr = LogisticRegression(labelCol=training.LABEL_COLUMN, maxIter=20)
-    candidate = training.Candidate(
+    lr = LogisticRegression(labelCol=candidates.LABEL_COLUMN, maxIter=20)
+    candidate = candidates.Candidate(
         "logistic_regression", "city only", WEAK_COLUMNS, lr, ("regParam",), encoding="onehot"
     )
-    return training.train(gold_sample, [candidate], seed=SEED, tune=False, partitions=4)
+    return fit.train(gold_sample, [candidate], seed=SEED, tune=False, partitions=4)
 
 
 def register(config, trained, gold_sample) -> dict:
@@ -193,7 +194,7 @@ def test_retrain_skips_when_silver_has_not_changed_and_otherwise_challenges(copi
     skipped = json.loads(out.strip().splitlines()[-1])
     assert status == 0 and (skipped["decision"], skipped["champion_version"]) == ("skipped", "1")
 
-    monkeypatch.setattr(training, "candidates", small_candidates)
+    monkeypatch.setattr(candidates, "candidates", small_candidates)
     status, out, _ = leadscore(capsys, "retrain", "--lakehouse", config.lakehouse, "--force", "--seed", str(SEED))
     decision = json.loads(out.strip().splitlines()[-1])
     assert status == 0

@@ -11,8 +11,8 @@ import pytest
 from leadscore import cli
 from leadscore.errors import LeadscoreError
 from leadscore.jobs import score_batch
-from tests.conftest import load_fixture
-from tests.tiny_training import run_job
+from tests.helpers.lakehouse import load_fixture
+from tests.helpers.training import run_job
 
 # fixtures/score_batch_malformed.csv, by line (1 = header): 2 a lead, 3 the same shape with a lead source and tag
 # never seen in training, 4 three fields short, 5 an opened quote never closed, 6 visits "seven", 7 and 9 leads,

@@ -14,12 +14,12 @@ import psutil
 import pytest
 from mlflow.artifacts import load_dict, load_text
 
-from leadscore import training
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHAMPION, model_name
 from leadscore.schema import KEY
-from tests.conftest import config_for
-from tests.tiny_training import SEED, small_candidates
+from leadscore.training import candidates, evaluation, fit
+from tests.helpers.lakehouse import config_for
+from tests.helpers.training import SEED, small_candidates
 
 CANDIDATES = {"baseline_rf", "gbt", "xgboost", "logistic_regression"}
 RATIOS = ("auc_roc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "calibration_error")
@@ -42,22 +42,22 @@ PLOTS = ("roc.png", "pr.png", "calibration.png", "feature_importance.png")
 )  # fmt: skip
 def test_a_validation_tie_goes_to_a_candidate_that_scores_in_the_jvm(spark, validation_auc, tie_margin, chosen):
     """(`spark`: Spark ML's estimators are made in a running session.)"""
-    candidates = training.candidates(config_for(".").feature_sets["full"], SEED)
-    assert {c.name: c.scores_in for c in candidates}["xgboost"] == "python"
-    assert training.choose(validation_auc, candidates, tie_margin) == chosen
+    declared = candidates.candidates(config_for(".").feature_sets["full"], SEED)
+    assert {c.name: c.scores_in for c in declared}["xgboost"] == "python"
+    assert fit.choose(validation_auc, declared, tie_margin) == chosen
 
 
 def test_accuracy_threshold_is_the_best_cut_on_the_given_scores():
     scores = np.array([0.1, 0.2, 0.6, 0.7, 0.3, 0.65])
     labels = np.array([False, False, True, True, False, False])
-    assert training.accuracy_threshold(scores, labels) == 0.7  # 5 of 6 right; 0.6 is right on 5 too but lower
+    assert evaluation.accuracy_threshold(scores, labels) == 0.7  # 5 of 6 right; 0.6 is right on 5 too but lower
 
 
 def test_calibration_error_is_the_weighted_gap_per_score_bin():
     scores = np.array([0.05, 0.05, 0.95, 0.95, 0.55])
     labels = np.array([False, True, True, True, True])
     # bins: 0.0-0.1 mean score 0.05 vs rate 0.5 (2 leads); 0.9-1.0 0.95 vs 1.0 (2); 0.5-0.6 0.55 vs 1.0 (1)
-    assert training.calibration_error(scores, labels) == pytest.approx((0.45 * 2 + 0.05 * 2 + 0.45) / 5)
+    assert evaluation.calibration_error(scores, labels) == pytest.approx((0.45 * 2 + 0.05 * 2 + 0.45) / 5)
 
 
 def test_the_training_run_holds_params_metrics_data_version_artifacts_and_a_signed_model(spark, trained_lakehouse):
@@ -138,7 +138,7 @@ def test_same_data_and_seed_give_the_same_metrics_whatever_the_partitioning(gold
     """
     shuffled = gold_sample.repartition(3).orderBy(KEY, ascending=False)
     columns = config_for(".").feature_sets["full"]
-    again = training.train(shuffled, small_candidates(columns, SEED), seed=SEED, tune=True, partitions=4)
+    again = fit.train(shuffled, small_candidates(columns, SEED), seed=SEED, tune=True, partitions=4)
     assert again.metrics["chosen"] == trained.metrics["chosen"]
     keys = ("data", "threshold", "test", "validation")
     repeated, first = (flat({k: run.metrics[k] for k in keys}) for run in (again, trained))
@@ -153,9 +153,9 @@ def test_the_chosen_model_beats_the_baseline_and_its_threshold_is_the_best_cut_o
     saw; and the decision threshold is the accuracy-best cut of the validation rows, not of the test rows."""
     candidates = trained.metrics["candidates"]
     assert trained.metrics["test"]["auc_roc"] > candidates["baseline_rf"]["test"]["auc_roc"]
-    validation = training.splits_of(gold_sample, 4)["validation"]
-    scores, labels = training.scores_and_labels(trained.model, validation)
-    assert trained.metrics["threshold"] == training.accuracy_threshold(scores, labels)
+    validation = fit.splits_of(gold_sample, 4)["validation"]
+    scores, labels = evaluation.scores_and_labels(trained.model, validation)
+    assert trained.metrics["threshold"] == evaluation.accuracy_threshold(scores, labels)
 
 
 @pytest.mark.parametrize("job", ["train", "retrain"])

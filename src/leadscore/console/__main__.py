@@ -10,12 +10,13 @@ import sys
 from collections.abc import Sequence
 
 from leadscore import cli
+from leadscore.config import add_config_arguments
 from leadscore.jobs import console
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m leadscore.console", description=console.__doc__.splitlines()[0])
-    cli.add_config_arguments(parser)
+    add_config_arguments(parser)
     console.add_arguments(parser)
     parser.set_defaults(command="console", run=console.run)
     return cli._run(parser.parse_args(argv))

@@ -9,8 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from leadscore.cli import add_config_arguments
-from leadscore.config import Config
+from leadscore.config import Config, add_config_arguments
 from leadscore.errors import LeadscoreError
 
 APP = Path(__file__).resolve().parent / "app.py"

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from leadscore.cli import add_config_arguments, config_from
-from leadscore.config import Config
+from leadscore.config import Config, add_config_arguments, config_from
 from leadscore.console.reader import Reader, make_reader
 
 PAGES = Path(__file__).resolve().parent / "pages"

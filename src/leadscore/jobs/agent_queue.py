@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
+from leadscore.output import add_format_argument, emit, rows_of
 from leadscore.spark import get_spark
-from leadscore.timetravel import add_format_argument, agent_queue, emit, read_as_of, rows_of
+from leadscore.timetravel import agent_queue, read_as_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +27,3 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     table = config.table("lead_scores")
     queue = agent_queue(read_as_of(spark, table), args.top)
     return emit(rows_of(queue), queue.columns, args.format, {"table": table.sql_name, "top": args.top})
-
-
-main = entry_point("queue")

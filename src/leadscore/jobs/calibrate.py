@@ -1,7 +1,7 @@
 """Profile a real lead export (facts, not rows) for the synthetic generator: rates, frequencies, quantiles.
 
 Regenerate the committed profile with
-`leadscore calibrate --input ../shared/data/leads.csv --out src/leadscore/data/profile.json`.
+`leadscore calibrate --input ../shared/data/leads.csv --out src/leadscore/synthetic/profile.json`.
 The profile holds no Prospect ID, no Lead Number and no row. No Spark session is started.
 """
 
@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from leadscore.calibration import calibrate
-from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
+from leadscore.synthetic.calibration import calibrate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +25,3 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         raise LeadscoreError(f"--input {args.input} is not a file")
     profile = calibrate(args.input, args.out)
     return {"input": args.input, "out": args.out, "rows": profile["rows"], "conversion": profile["conversion_rate"]}
-
-
-main = entry_point("calibrate")

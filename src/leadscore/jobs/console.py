@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from leadscore.cli import config_from, entry_point
-from leadscore.config import Config
+from leadscore.config import Config, config_from
 from leadscore.console import launch
 
 SETTINGS_JOB_ENV = "LEADSCORE_SETTINGS_JOB_ID"
@@ -34,6 +33,3 @@ def run(args: argparse.Namespace, config: Config) -> None:
     port = args.port if getattr(args, "port", None) else int(os.environ.get("STREAMLIT_SERVER_PORT", 8501))
     print(f"leadscore console: http://localhost:{port} ({config.storage} storage, {config.console.reader} reader)")
     launch.serve(launch.streamlit_argv(launch.app_arguments(args, config), port))
-
-
-main = entry_point("console")

@@ -13,8 +13,7 @@ import shutil
 from pathlib import Path
 
 from leadscore import demo
-from leadscore.cli import config_argv, entry_point
-from leadscore.config import Config
+from leadscore.config import Config, config_argv
 from leadscore.errors import LeadscoreError
 from leadscore.spark import get_spark, remote
 
@@ -51,6 +50,3 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         interval_seconds=args.interval_seconds,
         seed=args.seed,
     )
-
-
-main = entry_point("demo")

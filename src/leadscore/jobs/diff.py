@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from leadscore.cli import entry_point
 from leadscore.config import Config
+from leadscore.output import add_format_argument, emit, rows_of
 from leadscore.spark import get_spark
-from leadscore.timetravel import add_format_argument, emit, read_as_of, rows_of, score_changes
+from leadscore.timetravel import read_as_of, score_changes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +31,3 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     summary = {"table": table.sql_name, "from": args.from_version, "to": args.to_version}
     summary |= {change: counts[change] for change in ("added", "changed", "removed")}
     return emit(rows, changes.columns, args.format, summary)
-
-
-main = entry_point("diff")

@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
-from leadscore.generator import generate
+from leadscore.synthetic.generator import generate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +31,3 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     start = time.perf_counter()
     generate(args.rows, args.seed, args.files, args.out)
     return {"files": args.files, "rows": args.rows, "out": args.out, "seconds": round(time.perf_counter() - start, 2)}
-
-
-main = entry_point("generate")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
+from leadscore.output import add_format_argument, emit
 from leadscore.spark import get_spark
-from leadscore.timetravel import HISTORY_COLUMNS, add_format_argument, emit, history
+from leadscore.timetravel import HISTORY_COLUMNS, history
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +27,3 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     table = config.table("lead_scores")
     versions = history(spark, table, args.limit)
     return emit(versions, HISTORY_COLUMNS, args.format, {"table": table.sql_name, "limit": args.limit})
-
-
-main = entry_point("history")

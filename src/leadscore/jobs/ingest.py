@@ -7,11 +7,11 @@ stops the run with its name and nothing committed.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from leadscore.cli import entry_point
 from leadscore.config import Config
-from leadscore.ingest import ingest
+from leadscore.ingest.query import ingest
+from leadscore.jobs.arguments import add_encoding_argument
 from leadscore.spark import get_spark
 
 
@@ -20,21 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_encoding_argument(parser)
 
 
-def add_encoding_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--encoding", help="text encoding of the landing files, e.g. windows-1252 (default: conf ingest.encoding)"
-    )
-    parser.set_defaults(config_overrides=lambda args: {"ingest.encoding": args.encoding})
-
-
-def local_path(source: str) -> str:
-    """Local paths are made absolute so the checkpoint is the same from any working directory."""
-    return source if "://" in source or source.startswith("/Volumes/") else str(Path(source).resolve())
-
-
 def run(args: argparse.Namespace, config: Config) -> dict:
     spark = get_spark(config.spark, "leadscore-ingest")
-    return ingest(spark, config, local_path(args.source))
+    return ingest(spark, config, args.source)
 
 
 main = entry_point("ingest")

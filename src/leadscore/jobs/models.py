@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import describe, model_name, versions
-from leadscore.timetravel import add_format_argument, emit
+from leadscore.output import add_format_argument, emit
 
 COLUMNS = (
     "version", "aliases", "created_at", "chosen", "test_auc_roc", "test_pr_auc", "test_accuracy",
@@ -33,6 +32,3 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     if args.format != "json":
         rows = [{k: v for k, v in row.items() if k != "tags"} for row in rows]
     return emit(rows, COLUMNS, args.format, {"model": name, "registry": config.mlflow.registry_uri}, TABLE_COLUMNS)
-
-
-main = entry_point("models")

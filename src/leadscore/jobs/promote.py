@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import getpass
 
-from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.promotion import promote
@@ -27,6 +26,3 @@ def run(args: argparse.Namespace, config: Config) -> dict:
     client = tracking.client(config)
     name = model_name(config, args.feature_set)
     return promote(client, name, args.version, f"{args.reason} (leadscore promote, {getpass.getuser()})")
-
-
-main = entry_point("promote")

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, config: Config) -> dict:
                 "model": name,
                 "champion_version": str(champion.version),
             }
-    trained = train.run(args, config)
+    trained = train.new_version(spark, args, config)
     return {**trained["promotion"], "training": {k: v for k, v in trained.items() if k != "promotion"}}
 
 

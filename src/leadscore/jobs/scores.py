@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from leadscore.cli import entry_point
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
+from leadscore.output import add_format_argument, emit, rows_of
 from leadscore.spark import get_spark
-from leadscore.timetravel import SCORE_VIEW, add_format_argument, as_of_text, emit, read_as_of, rows_of, select_scores
+from leadscore.timetravel import SCORE_VIEW, as_of_text, read_as_of, select_scores
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +43,3 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         "top": args.top,
     }
     return emit(rows, scores.columns, args.format, summary, SCORE_VIEW)
-
-
-main = entry_point("scores")

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from leadscore.cli import entry_point
 from leadscore.config import Config
-from leadscore.simulate import GENERATED, replay
+from leadscore.synthetic.simulator import GENERATED, replay
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +43,3 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         seed=args.seed,
         seen=args.seen,
     )
-
-
-main = entry_point("simulate")

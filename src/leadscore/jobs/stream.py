@@ -13,7 +13,7 @@ import argparse
 from leadscore import realtime
 from leadscore.cli import entry_point
 from leadscore.config import Config
-from leadscore.jobs.ingest import add_encoding_argument, local_path
+from leadscore.jobs.arguments import add_encoding_argument
 from leadscore.spark import get_spark
 
 
@@ -48,8 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: Config) -> dict:
     spark = get_spark(config.stream_spark, "leadscore-stream", spark_ml=True)
-    source = local_path(args.source) if args.source else None
-    realtime.run(spark, config, source, available_now=args.available_now)
+    realtime.run(spark, config, args.source, available_now=args.available_now)
     table = config.table("lead_scores")
     return {
         "lead_scores": table.location,

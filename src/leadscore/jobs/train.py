@@ -11,19 +11,12 @@ version does at once). Progress goes to stderr; the last line is the version, it
 from __future__ import annotations
 
 import argparse
-import subprocess
-import time
 
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
-from leadscore import gold, training
 from leadscore.cli import entry_point
 from leadscore.config import Config
-from leadscore.errors import LeadscoreError
-from leadscore.lifecycle import tracking
-from leadscore.lifecycle.promotion import challenge
-from leadscore.lifecycle.publish import publish
+from leadscore.lifecycle.new_version import train_new_version
 from leadscore.lifecycle.registry import model_name
 from leadscore.spark import get_spark
 
@@ -40,97 +33,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--git-commit", help="commit the code came from")
 
 
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    value = done.stdout.strip() if done.returncode == 0 else ""
-    return value or None
-
-
-def provenance(spark: SparkSession, config: Config, args: argparse.Namespace) -> dict:
-    """Where the model came from: environment, code (bundle parameters, else the local checkout) and data."""
-    silver = config.table("silver_leads")
-    checkout = None if args.git_commit else _git("rev-parse", "HEAD")
-    return {
-        "env": config.env,
-        "git": {
-            "url": args.git_url or _git("config", "--get", "remote.origin.url"),
-            "branch": args.git_branch or _git("rev-parse", "--abbrev-ref", "HEAD"),
-            "commit": args.git_commit or checkout,
-            # Only known for a local checkout: whether tracked files differed from that commit.
-            "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")) if checkout else None,
-        },
-        "silver_table": silver.location,
-        "silver_version": silver.latest_version(spark),
-        "spark_version": spark.version,
-    }
-
-
 def run(args: argparse.Namespace, config: Config) -> dict:
-    started = time.perf_counter()
     feature_set = args.feature_set or config.model.feature_set
-    name = model_name(config, feature_set)  # an unknown feature set stops here, before any work
-    seed = config.model.seed if args.seed is None else args.seed
-    tune = config.model.tune if args.tune is None else args.tune
-    spark = get_spark(config.train_spark, "leadscore-train", spark_ml=True)
-    if not config.table("silver_leads").exists(spark):
-        raise LeadscoreError(
-            f"no silver table at {config.table('silver_leads').location}: run `leadscore ingest` first"
-        )
-    # Hundreds of boosting rounds build a long lineage: checkpoints keep it short, and the fit twice as fast.
-    spark.sparkContext.setCheckpointDir(config.checkpoint("train"))
+    model_name(config, feature_set)  # an unknown feature set stops here, before a session starts
+    return new_version(get_spark(config.train_spark, "leadscore-train", spark_ml=True), args, config)
 
-    client = tracking.client(config)
-    gold.write_training(spark, config)
-    table = config.table("gold_training")
-    gold_version = table.latest_version(spark)
-    rows = table.read(spark, versionAsOf=str(gold_version))  # exactly the version the run records
-    columns = config.feature_sets[feature_set]
-    trained = training.train(
-        rows,
-        training.candidates(columns, seed),
-        seed=seed,
-        tune=tune,
-        partitions=config.model.partitions,
-        tie_margin=config.model.promotion["margin"],
-    )
-    test = rows.where(F.col("split") == "test")
-    logging_started = time.perf_counter()
-    published = publish(
-        client,
+
+def new_version(spark: SparkSession, args: argparse.Namespace, config: Config) -> dict:
+    """The new version these flags ask for (what `retrain` runs too, once it has decided to)."""
+    return train_new_version(
+        spark,
         config,
-        trained,
-        name=name,
-        feature_set=feature_set,
-        gold=table,
-        gold_version=gold_version,
-        examples=test,
-        provenance=provenance(spark, config, args),
+        feature_set=args.feature_set or config.model.feature_set,
+        seed=config.model.seed if args.seed is None else args.seed,
+        tune=config.model.tune if args.tune is None else args.tune,
+        git={"url": args.git_url, "branch": args.git_branch, "commit": args.git_commit},
     )
-    decision = challenge(client, config, published, test)
-    mlflow_seconds = time.perf_counter() - logging_started
-    return {
-        "model": name,
-        "model_version": published.version,
-        "run_id": published.run_id,
-        "feature_set": feature_set,
-        "gold_training_version": gold_version,
-        "chosen": trained.metrics["chosen"],
-        "params": trained.metrics["candidates"][trained.metrics["chosen"]]["params"],
-        "threshold": trained.metrics["threshold"],
-        "tune": tune,
-        "test": trained.metrics["test"],
-        "candidates": {
-            candidate: {"validation_auc": c["validation_auc"], "test_auc": c["test"]["auc_roc"]}
-            for candidate, c in trained.metrics["candidates"].items()
-        },
-        "promotion": decision,
-        "training_seconds": trained.metrics["training_seconds"],
-        "mlflow_seconds": round(mlflow_seconds, 1),  # logging, registering and the champion's challenge
-        "seconds": round(time.perf_counter() - started, 1),
-    }
 
 
 main = entry_point("train")

@@ -24,7 +24,7 @@ from leadscore.lifecycle.registry import (
     move_alias,
     version_by_alias,
 )
-from leadscore.training import binary_metrics, scores_and_labels
+from leadscore.training.evaluation import binary_metrics, scores_and_labels
 
 log = logging.getLogger("leadscore")
 

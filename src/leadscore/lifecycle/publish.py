@@ -25,9 +25,9 @@ from leadscore.config import Config
 from leadscore.lifecycle import report
 from leadscore.lifecycle.registry import THRESHOLD
 from leadscore.lifecycle.tracking import experiment_id
-from leadscore.scoring import with_score
 from leadscore.tables import Table
-from leadscore.training import Trained
+from leadscore.training.evaluation import with_score
+from leadscore.training.fit import Trained
 
 log = logging.getLogger("leadscore")
 

@@ -13,8 +13,9 @@ from matplotlib.figure import Figure
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from leadscore.features import SALES_TEAM_COLUMNS
-from leadscore.training import CALIBRATION_BINS, Trained
+from leadscore.training.evaluation import CALIBRATION_BINS
+from leadscore.training.features import SALES_TEAM_COLUMNS
+from leadscore.training.fit import Trained
 
 TOP_COLUMNS = 20  # bars in feature_importance.png
 PLOTS = ("roc.png", "pr.png", "calibration.png", "feature_importance.png")

@@ -1,7 +1,7 @@
 """The scores stream's micro-batches, one record each: written into the batch's commit, read from history.
 
 A scores micro-batch commits exactly one version of gold.lead_scores: its MERGE (or, for a backlog of leads the table
-does not hold yet, its append: leadscore.scores.write_scores). The batch's record (its events and leads, score
+does not hold yet, its append: leadscore.scoring.merge.write_scores). The batch's record (its events and leads, score
 quantiles and priority bands, the model, when it started) rides in that commit's `userMetadata`, beside the (query,
 batch) tag that makes the commit idempotent. So the record is atomic with the scores it describes, a replayed batch
 cannot record itself twice, and the batch pays for no second write: a Delta append to a table of its own and the
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leadscore import commit_tags
+from leadscore.streaming import commit_tags
 
 RECORD = "scoring_batch"  # the record's key in the commit's userMetadata (the tag's query_id and batch_id beside it)
-# The figures observed while the batch is scored (leadscore.scores.ObservedFigures), times in epoch microseconds.
+# The figures observed while the batch is scored (leadscore.scoring.query.ObservedFigures), times in epoch microseconds.
 OBSERVED = ("events", "oldest_event_us", "newest_event_us", "leads_merged", "score_p10", "score_p50", "score_p90",
             "hot", "warm", "cold")  # fmt: skip
 COLUMNS = (

@@ -19,10 +19,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from leadscore.config import Config
-from leadscore.gold import latest_per_lead
+from leadscore.ingest.silver import latest_per_lead
 from leadscore.monitoring import drift
 from leadscore.monitoring.reference import Champion
-from leadscore.scoring import with_score
+from leadscore.training.evaluation import with_score
 
 log = logging.getLogger("leadscore")
 

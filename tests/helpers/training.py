@@ -13,20 +13,21 @@ from pyspark.ml.classification import GBTClassifier, LogisticRegression, RandomF
 from pyspark.ml.tuning import ParamGridBuilder
 from xgboost.spark import SparkXGBClassifier
 
-from leadscore import cli, training
-from leadscore.features import FEATURES
+from leadscore.config import add_config_arguments, config_from
 from leadscore.jobs import train as train_job
+from leadscore.training import candidates as candidate_sets
+from leadscore.training.features import FEATURES
 
 SEED = 7
 
 
 def small_candidates(columns, seed):
-    rf = RandomForestClassifier(labelCol=training.LABEL_COLUMN, numTrees=5, maxDepth=3, seed=seed)
-    gbt = GBTClassifier(labelCol=training.LABEL_COLUMN, maxIter=5, maxDepth=2, seed=seed)
-    lr = LogisticRegression(labelCol=training.LABEL_COLUMN, regParam=0.01, maxIter=50)
+    rf = RandomForestClassifier(labelCol=candidate_sets.LABEL_COLUMN, numTrees=5, maxDepth=3, seed=seed)
+    gbt = GBTClassifier(labelCol=candidate_sets.LABEL_COLUMN, maxIter=5, maxDepth=2, seed=seed)
+    lr = LogisticRegression(labelCol=candidate_sets.LABEL_COLUMN, regParam=0.01, maxIter=50)
     xgb = SparkXGBClassifier(
         features_col=FEATURES,
-        label_col=training.LABEL_COLUMN,
+        label_col=candidate_sets.LABEL_COLUMN,
         num_workers=1,
         n_estimators=10,
         max_depth=2,
@@ -34,25 +35,25 @@ def small_candidates(columns, seed):
         verbose=False,
     )
     return [
-        training.Candidate(
+        candidate_sets.Candidate(
             "baseline_rf",
             "tiny forest",
-            tuple(c for c in training.ORIGINAL_COLUMNS if c in columns),
+            tuple(c for c in candidate_sets.ORIGINAL_COLUMNS if c in columns),
             rf,
             ("numTrees", "maxDepth"),
             encoding="onehot",
             imputation="mean",
-            visit_splits=training.ORIGINAL_VISIT_SPLITS,
+            visit_splits=candidate_sets.ORIGINAL_VISIT_SPLITS,
         ),
-        training.Candidate(
+        candidate_sets.Candidate(
             "gbt", "tiny boosting", tuple(columns), gbt, ("maxIter", "maxDepth"),
             ParamGridBuilder().addGrid(gbt.maxDepth, [2, 3]).build(),
         ),
-        training.Candidate(
+        candidate_sets.Candidate(
             "xgboost", "tiny xgboost", tuple(columns), xgb, ("n_estimators", "max_depth"),
             ParamGridBuilder().addGrid(xgb.max_depth, [2, 3]).build(),
         ),
-        training.Candidate(
+        candidate_sets.Candidate(
             "logistic_regression", "logistic regression", tuple(columns), lr, ("regParam",),
             ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.1]).build(), encoding="onehot",
         ),
@@ -62,10 +63,10 @@ def small_candidates(columns, seed):
 def run_job(module: ModuleType, *argv: str) -> dict:
     """One job through its own flags and the CLI's config handling, without importing every other command."""
     parser = argparse.ArgumentParser()
-    cli.add_config_arguments(parser)
+    add_config_arguments(parser)
     module.add_arguments(parser)
     args = parser.parse_args(argv)
-    return module.run(args, cli.config_from(args))
+    return module.run(args, config_from(args))
 
 
 def train_tiny(*argv: str, only: str | None = None) -> dict:
@@ -75,5 +76,5 @@ def train_tiny(*argv: str, only: str | None = None) -> dict:
         return [c for c in small_candidates(columns, seed) if only in (None, c.name)]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(training, "candidates", candidates)
+        patch.setattr(candidate_sets, "candidates", candidates)
         return run_job(train_job, *argv)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from leadscore.calibration import LABEL, VISITS, packaged_profile, read_export
 from leadscore.errors import LeadscoreError
-from leadscore.generator import generate_chunks, split_rows, write_csv
 from leadscore.schema import PLACEHOLDER, SOURCE_HEADER
+from leadscore.synthetic.calibration import LABEL, VISITS, packaged_profile, read_export
+from leadscore.synthetic.generator import generate_chunks, split_rows, write_csv
 
 GENERATED = "generated"
 FILE_NAME = "replay-{:05d}.csv"

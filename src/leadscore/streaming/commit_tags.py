@@ -1,8 +1,8 @@
 """The tag a streaming query's write leaves in its Delta commit's `userMetadata`: the (query, batch) it belongs to,
 and what the batch records there, if anything.
 
-One format, written by the queries (leadscore.streams) and read both by them (a replayed batch finds its commit) and
-by the console (leadscore.monitoring.batches reads the scores batches' records from history). Plain Python: the
+One format, written by the queries (streaming.commits) and read both by them (a replayed batch finds its commit) and by
+the console (leadscore.monitoring.batches reads the scores batches' records from history). Plain Python: the
 console has no Spark.
 """
 

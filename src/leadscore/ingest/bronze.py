@@ -16,14 +16,10 @@ projection out of the stage's generated code, for every line (half the parse's t
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from leadscore.errors import LeadscoreError
 from leadscore.schema import RAW_NAMES, SOURCE_HEADER
 
 FIELD_COUNT = len(RAW_NAMES)
@@ -46,18 +42,8 @@ RECORD_FIELDS_PATTERN = rf"(?:^|,)({_RECORD_FIELD})"
 # A whole row written as one quoted field (its own quotes doubled inside), perhaps followed by trailing delimiters.
 WRAPPED_PATTERN = r'^"((?:[^"]|"")*)",*$'
 FIRST_RECORD_LINE = 2  # every file's first record: the header is line 1, and a file without rows is refused
-LANDING_MAX_FILE_AGE = "36500d"  # a century: no landed file is too old to be taken
 MAX_RECORD_LINES = 50  # lines a quoted field may span; beyond that an unclosed quote is damage, not a record
 
-# What Spark's binaryFile source gives for each file.
-BINARY_FILE_SCHEMA = T.StructType(
-    [
-        T.StructField("path", T.StringType()),
-        T.StructField("modificationTime", T.TimestampType()),
-        T.StructField("length", T.LongType()),
-        T.StructField("content", T.BinaryType()),
-    ]
-)
 UTF8 = "utf-8"
 BRONZE_METADATA = (
     "_source_file", "_file_modification_time", "_line_number", "_row_hash",
@@ -344,54 +330,3 @@ def parse_lines(lines: DataFrame) -> DataFrame:
 
 def to_bronze(files: DataFrame, encoding: str = UTF8) -> DataFrame:
     return parse_lines(split_files(files, encoding))
-
-
-def check_landing(spark: SparkSession, source: str) -> None:
-    """A missing landing path is an error, not an empty run; so is an empty export, which Spark's file sources
-    would skip without a word."""
-    if "://" in source:
-        try:
-            spark.read.format("binaryFile").load(source).select("path").limit(1).collect()
-        except AnalysisException as error:
-            if error.getCondition() == "PATH_NOT_FOUND":
-                raise LeadscoreError(f"source not found: {source}") from None
-            raise
-        return
-    path = Path(source)
-    if not path.exists():
-        raise LeadscoreError(f"source not found: {source}")
-    for file in [path] if path.is_file() else sorted(path.glob("*.csv")):
-        if file.stat().st_size == 0:
-            raise LeadscoreError(f"file {file} is empty")
-
-
-def normalised_source(source: str) -> str:
-    """One spelling per landing source: a local path made absolute, any trailing slash dropped, so
-    `./lakehouse/landing/` and `/abs/lakehouse/landing` are the same stream with the same checkpoint."""
-    if "://" in source:
-        return source.rstrip("/")
-    return str(Path(source).absolute()).rstrip("/") if source.rstrip("/") else "/"
-
-
-def landing_folder(source: str) -> tuple[str, str]:
-    """(folder, file name glob) of a landing folder or one CSV file."""
-    if source.endswith(".csv"):
-        folder, _, name = source.rpartition("/")
-        return folder, name
-    return source.rstrip("/"), "*.csv"
-
-
-def read_landing(spark: SparkSession, source: str, max_files_per_trigger: int | None) -> DataFrame:
-    """The landing folder (or one file) as a stream of whole files; each file is taken once, as Auto Loader does."""
-    folder, glob = landing_folder(source)
-    # maxFileAge: a file landed late (older than the newest one seen by more than Spark's default week) is still
-    # taken; the price is that the stream's list of seen files is never purged.
-    reader = (
-        spark.readStream.format("binaryFile")
-        .schema(BINARY_FILE_SCHEMA)
-        .option("pathGlobFilter", glob)
-        .option("maxFileAge", LANDING_MAX_FILE_AGE)
-    )
-    if max_files_per_trigger:
-        reader = reader.option("maxFilesPerTrigger", max_files_per_trigger)
-    return reader.load(folder)

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import logging
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from leadscore.config import Config
+from leadscore.ingest.silver import ORDER, latest_per_lead
 from leadscore.schema import COLUMNS, KEY, LABEL
-from leadscore.silver import ORDER
 
 SPLITS = ("train", "validation", "test")
 
 log = logging.getLogger("leadscore")
-
-
-def latest_per_lead(silver_df: DataFrame) -> DataFrame:
-    """One row per lead: its newest event by silver.ORDER (landing time, file, line)."""
-    newest_first = Window.partitionBy(KEY).orderBy(*[F.desc(c) for c in ORDER])
-    return silver_df.withColumn("_rank", F.row_number().over(newest_first)).where(F.col("_rank") == 1).drop("_rank")
 
 
 def split_of(key: str, split: dict[str, int]) -> F.Column:

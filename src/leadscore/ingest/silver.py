@@ -2,19 +2,19 @@
 
 Every bronze row ends in exactly one of silver, quarantine or duplicates, so
 bronze rows = silver rows + quarantined rows + duplicate re-deliveries.
-The transforms here are pure; the ingest query (leadscore.ingest) feeds them each micro-batch and writes the result.
+The transforms here are pure; the ingest query (ingest.query) feeds them each micro-batch and writes the result.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from leadscore.bronze import BRONZE_METADATA
-from leadscore.expectations import ANSWERED, failed
-from leadscore.schema import COLUMNS, PLACEHOLDER, RAW_NAMES
+from leadscore.ingest.bronze import BRONZE_METADATA
+from leadscore.ingest.expectations import ANSWERED, failed
+from leadscore.schema import COLUMNS, KEY, PLACEHOLDER, RAW_NAMES
 from leadscore.schema import Column as SourceColumn
 
 # Where in the record a row comes from: file, line, when the file landed, and the ingest micro-batch that wrote it.
@@ -24,6 +24,12 @@ LINEAGE = ("_source_file", "_line_number", "_row_hash", "_ingested_at", "_ingest
 ORDER = ("event_ts", "event_file", "event_seq")
 # Deliveries of the same content, earliest first: the first one is kept, the others are re-deliveries.
 DELIVERY_ORDER = ("_file_modification_time", "_source_file", "_line_number")
+
+
+def latest_per_lead(silver_df: DataFrame) -> DataFrame:
+    """One row per lead: its newest event by ORDER (landing time, file, line)."""
+    newest_first = Window.partitionBy(KEY).orderBy(*[F.desc(c) for c in ORDER])
+    return silver_df.withColumn("_rank", F.row_number().over(newest_first)).where(F.col("_rank") == 1).drop("_rank")
 
 
 # Silver's working frame keeps each raw value as `_raw__<raw name>`: Spark resolves names case-insensitively, so the

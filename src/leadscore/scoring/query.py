@@ -16,115 +16,18 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from leadscore.config import Config
-from leadscore.gold import latest_per_lead
+from leadscore.ingest.silver import latest_per_lead
 from leadscore.lifecycle.registry import CHALLENGER, CHAMPION
-from leadscore.lifecycle.serving import SHADOW_COLUMNS, AliasedModel, shadow_columns
 from leadscore.monitoring import batches
 from leadscore.schema import KEY
-from leadscore.scoring import SCORE_COLUMNS, score
-from leadscore.streams import BatchCommits, QueryLock, trigger
+from leadscore.scoring.merge import COMPACTION_SETTINGS, PRUNING_LEADS, create_table, lead_score_rows, write_scores
+from leadscore.scoring.model import SCORE_COLUMNS, score
+from leadscore.scoring.serving import SHADOW_COLUMNS, AliasedModel
+from leadscore.streaming.commits import BatchCommits
+from leadscore.streaming.lock import QueryLock
+from leadscore.streaming.queries import trigger
 
 log = logging.getLogger("leadscore")
-
-# What an agent reads beside the score; the lead's identity and contact preferences come first.
-AGENT_FEATURES = ("lead_capture_channel", "referral_source", "last_action", "total_visits", "total_browsing_time")
-# The incoming event is newer than the stored one (silver.ORDER: landing time, then file, then line).
-NEWER = (
-    "s.event_ts > t.event_ts OR (s.event_ts = t.event_ts AND "
-    "(s.event_file > t.event_file OR (s.event_file = t.event_file AND s.event_seq > t.event_seq)))"
-)
-# A batch of at most this many leads names them in the MERGE condition: Delta then skips the files whose
-# prospect_id statistics rule them out instead of joining the batch with every file of the table. A larger batch (a
-# backlog) first asks whether the table holds any of its leads, and is appended when it holds none.
-PRUNING_LEADS = 2_000
-BATCH_VIEW = "leadscore_scored_batch"
-# How Delta's auto compaction (lead_scores' property) runs in the scores query's session, for every MERGE it makes:
-# - it takes only files under 16 MB, which the MERGEs' own files (a few kilobytes) always are and a drained
-#   backlog's are not. With Delta's default, 64 MB, a stream on a 1M-lead table rewrote the whole table after every
-#   MERGE (4.5 s a MERGE instead of 0.8 s): a drain's files are under 64 MB.
-# - it waits for 50 small files, counted by this process. By default it also compacts a table at the first write a
-#   process makes to it, and that compaction, which takes the small files earlier processes left as well, brings the
-#   process's count to zero, which makes Delta forget it compacted: a stream restarted on a table holding a small
-#   file compacted after every MERGE (a 10k-lead table: every MERGE followed by an OPTIMIZE of the whole table, the
-#   scores batch 2.13 s instead of 1.74 s). lead_scores is not partitioned, so "modified partitions only" is nothing.
-# Both are in docs/performance.md.
-COMPACTION_SETTINGS = {
-    "spark.databricks.delta.autoCompact.minFileSize": str(16 << 20),
-    "spark.databricks.delta.autoCompact.modifiedPartitionsOnly.enabled": "false",
-}
-
-
-def lead_score_rows(scored: DataFrame, model_version: str, batch_id: int) -> DataFrame:
-    """Scored silver rows -> the lead_scores columns."""
-    return scored.select(
-        "prospect_id",
-        "lead_number",
-        "score",
-        "prediction",
-        "priority",
-        *AGENT_FEATURES,
-        "opted_out_call",
-        "opted_out_email",
-        F.lit(model_version).alias("model_version"),
-        *shadow_columns(scored),
-        "event_ts",
-        "event_file",
-        "event_seq",
-        F.current_timestamp().alias("scored_at"),
-        F.lit(batch_id).cast("long").alias("batch_id"),
-    )
-
-
-def create_table(spark: SparkSession, config: Config) -> None:
-    unscored = (
-        config.table("silver_leads")
-        .read(spark)
-        .limit(0)
-        .select("*", F.lit(0.0).alias("score"), F.lit(False).alias("prediction"), F.lit("").alias("priority"))
-    )
-    config.table("lead_scores").create_if_missing(spark, lead_score_rows(unscored, "", 0).schema)
-
-
-def merge(spark: SparkSession, config: Config, rows: DataFrame, leads: list[str] | None = None) -> None:
-    """MERGE of one row per lead into lead_scores; `leads` (the rows' prospect ids, when few) prunes the files read.
-
-    `rows` should be materialised: the MERGE reads its source twice (the session does not make it copy it again).
-    """
-    on = "t.prospect_id = s.prospect_id"
-    if leads:
-        on += f" AND t.prospect_id IN ({', '.join(_sql_string(lead) for lead in leads)})"
-    rows.createOrReplaceTempView(BATCH_VIEW)
-    try:
-        spark.sql(
-            f"MERGE INTO {config.table('lead_scores').sql_name} t USING {BATCH_VIEW} s ON {on} "
-            f"WHEN MATCHED AND ({NEWER}) THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-        )
-    finally:
-        spark.catalog.dropTempView(BATCH_VIEW)
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def write_scores(spark: SparkSession, config: Config, rows: DataFrame, leads: list[str]) -> str:
-    """One commit of the batch's rows (one per lead, materialised) into lead_scores; returns the write it made.
-
-    A backlog (more than PRUNING_LEADS leads) none of whose leads the table holds yet (a first drain, a backfill of
-    new leads) is appended: a MERGE of new leads only would still join them with the table and go through Delta's
-    MERGE machinery, for the same rows. One join of the leads' ids with the table's decides it; a batch with leads
-    the table holds is MERGEd as any other. A small batch (the real-time path) is MERGEd without asking: its MERGE
-    is pruned to the files that may hold its leads, and the question would cost as much as it could save.
-    """
-    table = config.table("lead_scores")
-    if len(leads) <= PRUNING_LEADS:
-        merge(spark, config, rows, leads)
-        return "merge"
-    if rows.join(table.read(spark).select(KEY), KEY, "left_semi").isEmpty():
-        table.save(rows.write.mode("append"))
-        return "append"
-    merge(spark, config, rows)
-    return "merge"
 
 
 class ObservedFigures:
@@ -233,7 +136,7 @@ class ScoreBatch:
         )  # fmt: skip
 
 
-def start_stream(spark: SparkSession, config: Config, *, available_now: bool) -> StreamingQuery:
+def start(spark: SparkSession, config: Config, *, available_now: bool) -> StreamingQuery:
     checkpoint = config.checkpoint("lead_scores")
     QueryLock.acquire(checkpoint, "scores")
     for key, value in COMPACTION_SETTINGS.items():  # the session's own: every MERGE of the query compacts in it

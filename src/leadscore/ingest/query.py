@@ -3,8 +3,8 @@
 `leadscore ingest` runs the query with an availableNow trigger (what has landed, then it stops) and `leadscore
 stream` keeps it running beside the scores query: there is one ingestion path.
 
-Per micro-batch, the stream parses the batch's files (leadscore.bronze) and Spark's streaming de-duplication marks
-the contents it has never seen (state in the query's checkpoint, so telling a re-delivery costs the same whatever
+Per micro-batch, the stream parses the batch's files (ingest.bronze) and Spark's streaming de-duplication marks the
+contents it has never seen (state in the query's checkpoint, so telling a re-delivery costs the same whatever
 silver holds); `IngestBatch` then writes bronze, silver, quarantine and duplicates from that one parse, each write
 idempotent for its (query, batch).
 """
@@ -16,14 +16,18 @@ import logging
 
 from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
-from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery
 
-from leadscore import bronze, commit_tags, silver
 from leadscore.config import Config
-from leadscore.streams import BatchCommits, QueryLock, await_query, progress_logged, session_settings, trigger
+from leadscore.ingest import bronze, landing, silver
+from leadscore.ingest.counts import BRONZE_RECORD, committed_batches, run_counts
+from leadscore.streaming import commit_tags
+from leadscore.streaming.commits import BatchCommits
+from leadscore.streaming.lock import QueryLock
+from leadscore.streaming.queries import await_query, progress_logged, session_settings, trigger
 from leadscore.tables import Table
 
 log = logging.getLogger("leadscore")
@@ -34,7 +38,6 @@ ROWS_PER_WRITER = 100_000  # fewer rows than this are appended as one file
 # Operations that add no rows: a bronze whose other commits are all one query's holds nothing it has not seen.
 ADDS_NO_ROWS = ("CREATE TABLE", "OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES")
 HISTORY_PROOF = 500  # commits of bronze's history read to show one query wrote all of it; bronze is scanned beyond
-BRONZE_RECORD = "ingested"  # what a batch's bronze commit records beside its tag: its files and repaired rows
 # A backfill's batches (availableNow: `leadscore ingest`, a drain) run with Spark's whole-stage code generation
 # stopped at the width of a bronze row. The stream's plan parses each file and types and judges its rows in one stage,
 # which Spark compiles into one generated method up to operators of `codegen.maxFields` fields (100 by default): the
@@ -231,7 +234,7 @@ class IngestBatch:
 
 def checkpoint_for(config: Config, source: str) -> str:
     """One ingest checkpoint per landing source, however it is spelled: a second source is a second stream."""
-    key = hashlib.sha1(bronze.normalised_source(source).encode()).hexdigest()[:12]
+    key = hashlib.sha1(landing.normalised_source(source).encode()).hexdigest()[:12]
     return config.checkpoint(f"ingest_{key}")
 
 
@@ -246,7 +249,7 @@ def create_tables(spark: SparkSession, config: Config, parsed_schema: T.StructTy
     if not missing:
         return
     if parsed_schema is None:
-        parsed = parsed_and_judged(spark.createDataFrame([], bronze.BINARY_FILE_SCHEMA), config.ingest.encoding)
+        parsed = parsed_and_judged(spark.createDataFrame([], landing.BINARY_FILE_SCHEMA), config.ingest.encoding)
     else:
         parsed = spark.createDataFrame([], parsed_schema)
     rows = parsed.select(
@@ -265,15 +268,15 @@ def create_tables(spark: SparkSession, config: Config, parsed_schema: T.StructTy
 
 def start(spark: SparkSession, config: Config, source: str, *, available_now: bool) -> StreamingQuery:
     """Starts the ingest query over a landing folder (or one file)."""
-    source = bronze.normalised_source(source)
-    bronze.check_landing(spark, source)
+    source = landing.normalised_source(source)
+    landing.check_landing(spark, source)
     checkpoint = checkpoint_for(config, source)
     QueryLock.acquire(checkpoint, "ingest")
     # Asked before the tables are created: in a new lakehouse there is no bronze, so no earlier landings.
     look_for_earlier = config.table("bronze_leads").exists(spark)
     encoding = config.ingest.encoding
     bronze.legacy_charsets(spark, encoding)
-    files = bronze.read_landing(spark, source, config.ingest.max_files_per_trigger)
+    files = landing.read_landing(spark, source, config.ingest.max_files_per_trigger)
     parsed = parsed_and_judged(files, encoding)
     create_tables(spark, config, parsed.schema)
     writer = (
@@ -286,107 +289,6 @@ def start(spark: SparkSession, config: Config, source: str, *, available_now: bo
         return trigger(writer, available_now, config.stream.trigger_seconds).start()
 
 
-def committed_batches(spark: SparkSession, checkpoint: str) -> int:
-    """How many micro-batches the checkpoint has committed: the next run starts at this batch id (or replays it)."""
-    try:
-        names = spark.read.text(f"{checkpoint}/commits").select(F.col("_metadata.file_name")).distinct().collect()
-    except AnalysisException:
-        return 0
-    return max((int(r[0]) + 1 for r in names if r[0].isdigit()), default=0)
-
-
-OTHER_COMMITS = 20  # commits by other writers that a run's counts allow for among its own in a table's history
-COUNTED = {"bronze": "bronze_leads", "silver": "silver_leads", "quarantined": "quarantine", "duplicates": "duplicates"}
-COUNT_NAMES = ("files", "rows_read", "bronze", "silver", "quarantined", "duplicates", "repaired")
-
-
-def run_counts(spark: SparkSession, config: Config, query_id: str, batches: range) -> dict[str, int]:
-    """What this run's batches wrote, a replayed one included.
-
-    Read from their commits (each tagged with its batch; Delta's operation metrics count the rows, bronze's tag
-    records files and repairs), which history gives without reading a row; counting the rows the batches stamped
-    scanned four tables (9-20 s after a run, docs/performance.md). The rows are counted only when history cannot
-    show every commit of the run: other writers' commits in between, or a commit written without its figures.
-    """
-    if not batches:
-        return dict.fromkeys(COUNT_NAMES, 0)
-    return _counts_from_commits(spark, config, query_id, batches) or _counts_from_rows(
-        spark, config, query_id, batches.start
-    )
-
-
-def _run_commits(history: list[Row], query_id: str, batches: range) -> dict[int, Row]:
-    """The commits of `history` tagged with one of this run's batches, by batch id."""
-    found = {}
-    for commit in history:
-        tag = commit_tags.parsed(commit["userMetadata"], commit["operation"])
-        if tag is not None and tag["query_id"] == query_id and tag["batch_id"] in batches:
-            found[tag["batch_id"]] = commit
-    return found
-
-
-def _counts_from_commits(spark: SparkSession, config: Config, query_id: str, batches: range) -> dict[str, int] | None:
-    """The run's counts from its commits, or None unless history shows them all.
-
-    Every batch of new files commits to bronze first (Delta records no commit for an empty append, so a batch whose
-    files bronze already held has none: then the rows are counted). The other tables get a commit only from a batch
-    with rows for them, after its bronze commit: theirs are all shown once the history read reaches past the run's
-    first bronze commit, or holds all there is.
-    """
-    limit = len(batches) + OTHER_COMMITS
-    histories: dict[str, list[Row]] = {}
-    commits: dict[str, dict[int, Row]] = {}
-    for name, logical in COUNTED.items():  # bronze first: without all its commits, the others are not read
-        histories[name] = config.table(logical).history(spark, limit).collect()
-        commits[name] = _run_commits(histories[name], query_id, batches)
-        if name == "bronze" and set(commits[name]) != set(batches):
-            return None
-    run_start = commits["bronze"][batches.start]["timestamp"]
-    for name in ("silver", "quarantined", "duplicates"):
-        history = histories[name]
-        if len(history) == limit and history[-1]["timestamp"] >= run_start:
-            return None
-    written = [commit for found in commits.values() for commit in found.values()]
-    records = [
-        commit_tags.parsed(commit["userMetadata"], commit["operation"]).get(BRONZE_RECORD)
-        for commit in commits["bronze"].values()
-    ]
-    if any("numOutputRows" not in (commit["operationMetrics"] or {}) for commit in written) or None in records:
-        return None
-    rows = {
-        name: sum(int(c["operationMetrics"]["numOutputRows"]) for c in found.values())
-        for name, found in commits.items()
-    }
-    return {
-        "files": sum(record["files"] for record in records),
-        "rows_read": rows["bronze"],
-        **rows,
-        "repaired": sum(record["repaired"] for record in records),
-    }
-
-
-def _counts_from_rows(spark: SparkSession, config: Config, query_id: str, first_batch: int) -> dict[str, int]:
-    """The run's counts from the rows its batches stamped, from `first_batch` on."""
-
-    def written(logical: str) -> DataFrame:
-        return (
-            config.table(logical)
-            .read(spark)
-            .where((F.col("_ingest_query_id") == query_id) & (F.col("_ingest_batch_id") >= first_batch))
-        )
-
-    files, rows, repaired = (
-        written("bronze_leads").agg(F.count_distinct("_source_file"), F.count(F.lit(1)), F.count("_repair")).first()
-    )
-    return {
-        "files": files,
-        "rows_read": rows,
-        "bronze": rows,
-        **{name: written(logical).count() for name, logical in COUNTED.items() if name != "bronze"},
-        "repaired": repaired,
-    }
-
-
 def ingest(spark: SparkSession, config: Config, source: str) -> dict[str, int]:
     """Ingests what has landed (availableNow) and returns this run's counts."""
     checkpoint = checkpoint_for(config, source)
@@ -395,3 +297,21 @@ def ingest(spark: SparkSession, config: Config, source: str) -> dict[str, int]:
         log.info("ingest: new files from %s -> bronze, silver, quarantine, duplicates", source)
         query = await_query(start(spark, config, source, available_now=True))
     return run_counts(spark, config, str(query.id), range(first_batch, committed_batches(spark, checkpoint)))
+
+
+def checked_file_rows(spark: SparkSession, path: str, encoding: str) -> DataFrame:
+    """The file's rows parsed, typed and checked by the ingest query's own code; `_outcome` is silver or quarantine.
+
+    A row repeated within the file is scored like any other: a re-delivery matters to the lakehouse, not here.
+    Materialised (local checkpoint): a filter on `_outcome` over the unmaterialised plan is pushed down into the
+    parse and the expectations, whose expressions it then inlines into each other; the plan grows to megabytes
+    and takes Catalyst 30-100 s to plan, whatever the file's size (docs/performance.md).
+    """
+    judged = parsed_and_judged(spark.read.format("binaryFile").load(path), encoding)
+    return silver.classify(
+        judged.select(
+            "*",
+            F.lit(True).alias("_first_delivery"),
+            *[F.lit(None).alias(name) for name in ("_ingested_at", "_ingest_query_id", "_ingest_batch_id")],
+        )
+    ).localCheckpoint()

@@ -18,7 +18,7 @@ from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHAMPION, load, model_name, version_by_alias
-from leadscore.scoring import with_score
+from leadscore.training.evaluation import with_score
 
 log = logging.getLogger("leadscore")
 

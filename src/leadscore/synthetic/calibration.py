@@ -186,4 +186,4 @@ def calibrate(source: str | Path, out: str | Path) -> dict[str, Any]:
 @cache
 def packaged_profile() -> dict[str, Any]:
     """The profile committed with the package (`leadscore calibrate` on the real export regenerates it)."""
-    return json.loads((files("leadscore") / "data" / "profile.json").read_text(encoding="utf-8"))
+    return json.loads((files("leadscore.synthetic") / "profile.json").read_text(encoding="utf-8"))

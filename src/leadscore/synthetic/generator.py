@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from leadscore.calibration import IDS, LABEL, packaged_profile
 from leadscore.schema import SOURCE_HEADER
+from leadscore.synthetic.calibration import IDS, LABEL, packaged_profile
 
 FIRST_LEAD_NUMBER = 700_000  # above every real lead number, so generated and real leads never share one
 CHUNK_SIZE = 100_000

@@ -1,0 +1,1 @@
+"""Landing files -> bronze -> silver (plus quarantine and duplicates), in one streaming query, exactly once."""

@@ -1,0 +1,1 @@
+"""A model at serving time: scores, the scores query that writes gold, and batch scoring of a file."""
