@@ -28,8 +28,8 @@ $(STAMP): requirements.lock pyproject.toml
 jars: $(STAMP)
 	@$(PY) -m leadscore.spark fetch-jars >/dev/null
 
-# The JVM's class-data archive (src/leadscore/class_archive.py): made once for this JDK and these pins (~2 min),
-# then mapped by every local session, which starts seconds sooner. A no-op while .cache/jvm holds it.
+# The JVM's class-data archive (src/leadscore/class_archive.py): made once for this JDK and these pins, then mapped
+# by every local session, which starts sooner (docs/performance.md, Ingest). A no-op while .cache/jvm holds it.
 class-archive: jars
 	@$(PY) -m leadscore.class_archive
 
@@ -81,7 +81,7 @@ validate: setup
 	  for target in dev prod; do $(DATABRICKS) bundle validate -t $$target || exit 1; done; \
 	fi
 
-# Benchmarks of issue 6 (docs/performance.md): full scale by default; BENCH_SCALE=small|tiny for a quick pass,
+# The benchmark (docs/performance.md, Method): full scale by default; BENCH_SCALE=small|tiny for a quick pass,
 # BENCH_ARGS for flags (e.g. BENCH_ARGS="--phases ingest_small,latency"). Writes bench/results/latest.{json,md}.
 bench: setup
 	$(PY) bench/run.py $(BENCH_ARGS)
