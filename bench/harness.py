@@ -32,8 +32,8 @@ SEED = 11
 ROWS_PER_FILE = 100_000
 
 # The figures latest.json always holds (null when their phase did not run or failed), in latest.md's order, and the
-# targets the issues set for some of them.
-TARGETS = {  # issues 6, 10 and 11, on this 2-core machine
+# targets set for some of them.
+TARGETS = {  # on a 2-core machine
     "ingest_rows_per_s": (">=", 100_000),
     "ingest_share_of_ceiling": (">=", 0.5),
     "transform_rows_per_s": (">=", 200_000),
@@ -169,9 +169,8 @@ def tree_resident_bytes(memory: dict[int, tuple[int, int, int]]) -> int:
 
     A child whose RSS and virtual size both equal its parent's is its parent's memory seen a second time, not more
     memory: the JVM starts a helper (Hadoop's `chmod`, a shell) by vfork and exec, and between the two the child
-    shares its parent's pages. Caught there by a sample, it doubled a peak: 6,380 MB for a 3.2 GB ingest
-    (docs/performance.md). Equal within SAME_MEMORY_TOLERANCE: the two are read one after the other while the JVM
-    runs, and an exact match missed one (a stream process of 2.4 GB reported at 4,757 MB).
+    shares its parent's pages, and a sample caught there would double a peak. Equal within SAME_MEMORY_TOLERANCE:
+    the two are read one after the other while the JVM runs, so an exact match can miss one.
     """
 
     def close(mine: int, theirs: int) -> bool:

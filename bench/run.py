@@ -1,4 +1,4 @@
-"""leadscore benchmarks (issues 6, 10, 11): ingest, training, transform, backlog drain, MERGE of updates,
+"""leadscore benchmarks: ingest, training, transform, backlog drain, MERGE of updates,
 steady-state latency beside the original design, driver memory, and per-batch cost as the tables grow. Writes
 bench/results/latest.json and latest.md.
 
