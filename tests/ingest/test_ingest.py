@@ -113,8 +113,8 @@ def parse_and_typing_compiled_together(execution) -> bool:
 def test_a_backfill_compiles_each_files_parse_apart_from_silvers_typing_and_a_live_query_does_not(
     spark, config, tmp_path
 ):
-    """Compiled into the parse's method, silver's typing costs 2-3 times as much over a backfill; compiled apart, a
-    live batch costs more (docs/performance.md). The setting is the query's, not the session's."""
+    """Compiled into the parse's method, silver's typing is dearer over a backfill; compiled apart, a live batch
+    is dearer (docs/performance.md, Design choices). The setting is the query's, not the session's."""
     before = {key: spark.conf.get(key) for key in ingest_query.BACKFILL_SETTINGS}
     folder = landing(tmp_path / "in", "generated_small.csv")
     backfill = await_query(ingest_query.start(spark, config, str(folder), available_now=True))
