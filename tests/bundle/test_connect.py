@@ -18,19 +18,17 @@ from pathlib import Path
 import bundle_check
 import pytest
 from chispa import assert_df_equality
-from test_jobs_run import LOCAL_CATALOG, command, declared_argv, in_volumes
 
 from leadscore import cli
 from leadscore.spark import SPARK_ML_NEEDS_CLASSIC
 from leadscore.tables import TABLES as TABLE_SPECS
-from tests.helpers.lakehouse import config_for, load_fixture
+from tests.helpers.bundle import LOCAL_CATALOG, command, declared_argv, in_volumes
+from tests.helpers.lakehouse import config_for, load_fixture, without_run_stamps
 from tests.helpers.lead_scores import BATCHES, build_lead_scores
 
 JOBS = {key: job for key, (_, job) in bundle_check.load().jobs().items()}
 SERVERLESS = sorted(key for key, job in JOBS.items() if all("environment_key" in t for t in job["tasks"]))
 JOB_CLUSTER = sorted(key for key, job in JOBS.items() if all("job_cluster_key" in t for t in job["tasks"]))
-# Stamped per run (when, by which query and batch): the rest of a row is what the files hold.
-RUN_STAMPS = ("_ingested_at", "_processed_at", "_ingest_query_id", "_ingest_batch_id")
 TABLES = ("bronze_leads", "silver_leads", "quarantine", "duplicates")
 
 # Run in its own process over Connect: the workspace's schema exists before a job runs, so it is created first;
@@ -81,8 +79,9 @@ def test_serverless_jobs_run_as_declared_over_spark_connect_with_a_classic_runs_
         assert cli.main([command(entry_point), "--source", str(landing), "--lakehouse", str(classic)]) == 0
         config = config_for(classic)
         for logical in TABLES:
-            over_connect = spark.read.format("delta").load(report["tables"][logical]["location"]).drop(*RUN_STAMPS)
-            assert_df_equality(over_connect, config.table(logical).read(spark).drop(*RUN_STAMPS), ignore_row_order=True)
+            over_connect = spark.read.format("delta").load(report["tables"][logical]["location"])
+            written = (without_run_stamps(rows) for rows in (over_connect, config.table(logical).read(spark)))
+            assert_df_equality(*written, ignore_row_order=True)
             assert TABLE_SPECS[logical].table_properties.items() <= report["tables"][logical]["properties"].items()
         assert spark.read.format("delta").load(report["tables"]["silver_leads"]["location"]).count() > 0
 

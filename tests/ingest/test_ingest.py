@@ -21,7 +21,7 @@ from leadscore.streaming.commits import BatchCommits
 from leadscore.streaming.queries import await_query, user_error
 from leadscore.synthetic.generator import generate
 from leadscore.tables import Table
-from tests.helpers.lakehouse import config_for, load_fixture
+from tests.helpers.lakehouse import config_for, load_fixture, without_run_stamps
 from tests.helpers.processes import kill_when
 
 OUTCOMES = ("silver_leads", "quarantine", "duplicates")
@@ -205,12 +205,6 @@ def test_cli_names_the_bad_file_and_exits_non_zero(spark, tmp_path, capsys):
     assert "bad_not_utf8.csv: line 3 has bytes that are not UTF-8" in capsys.readouterr().err
 
 
-def stable_view(spark, config, logical):
-    """A table's rows without what differs between two lakehouses: the run's times and its query id."""
-    rows = config.table(logical).read(spark)
-    return rows.drop(*[c for c in rows.columns if c in ("_ingested_at", "_processed_at", "_ingest_query_id")])
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(spark, tmp_path_factory):
     """Three generated files, the malformed fixture and a re-delivered copy of the first file, all one micro-batch
@@ -252,9 +246,8 @@ def test_ingest_killed_twice_mid_batch_loses_and_duplicates_nothing_and_counts_t
     assert ingest(spark, killed, str(folder)) == clean_counts
     assert_every_row_accounted_for(spark, killed)
     for logical in ("bronze_leads", *OUTCOMES):
-        assert_df_equality(
-            stable_view(spark, killed, logical), stable_view(spark, clean, logical), ignore_row_order=True
-        )
+        written = (without_run_stamps(lakehouse.table(logical).read(spark)) for lakehouse in (killed, clean))
+        assert_df_equality(*written, ignore_row_order=True)
 
 
 def test_a_reset_checkpoint_or_a_respelled_source_lands_nothing_twice(spark, config, tmp_path, monkeypatch):
