@@ -42,10 +42,24 @@ def silver_sample(spark):
 
 
 @pytest.fixture(scope="session")
-def trained_lakehouse(spark, silver_sample, tmp_path_factory):
-    """A lakehouse whose silver holds the fixture and whose model `leadscore train` registered (tiny candidates)."""
+def tiny_training(spark, silver_sample, tmp_path_factory):
+    """The run's one training: a lakehouse whose silver holds the fixture and whose model `leadscore train` registered
+    with the tiny candidates (version 1, champion), the job's result, and the `Trained` it published."""
     lakehouse = tmp_path_factory.mktemp("trained") / "lakehouse"
     config = config_for(lakehouse)
     config.table("silver_leads").save(silver_sample.write.mode("overwrite"))
-    result = train_tiny("--lakehouse", str(lakehouse), "--seed", str(SEED), "--git-commit", "abc123")
+    result, trained = train_tiny("--lakehouse", str(lakehouse), "--seed", str(SEED), "--git-commit", "abc123")
+    return config, result, trained
+
+
+@pytest.fixture(scope="session")
+def trained_lakehouse(tiny_training):
+    """The trained lakehouse's config and the job's result; tests that change its registry work on a copy."""
+    config, result, _ = tiny_training
     return config, result
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_training):
+    """The candidates that training fitted, chosen, measured and published."""
+    return tiny_training[2]

@@ -14,37 +14,40 @@ from chispa import assert_df_equality
 
 from leadscore import cli, realtime
 from leadscore.console.reader import DeltaLakeReader
+from leadscore.lifecycle import tracking
+from leadscore.lifecycle.registry import CHALLENGER, model_name, move_alias
 from leadscore.monitoring import batches
 from leadscore.scoring import merge as scores_merge
 from leadscore.scoring import query as scores_query
 from leadscore.synthetic.generator import generate_chunks, write_csv
 from tests.helpers.lakehouse import config_for
 from tests.helpers.processes import kill_when, running, wait_for
-from tests.helpers.training import SEED, train_tiny
 
 # batch_id is left out: which silver files make up a micro-batch may differ between two runs.
 SCORE_COLUMNS = ("prospect_id", "score", "prediction", "priority", "model_version", "event_ts", "event_seq")
 
 
 @pytest.fixture(scope="module")
-def trained(trained_lakehouse, tmp_path_factory):
-    """A copy of the run's trained lakehouse with a version 2 of its model: the candidate version 1 chose, fitted
-    again on the same data with the same seed. Version 1 is the champion; version 2 gains nothing on it and stays
-    the challenger."""
-    config, first = trained_lakehouse
-    lakehouse = tmp_path_factory.mktemp("trained") / "lakehouse"
-    shutil.copytree(config.lakehouse, lakehouse)
-    second = train_tiny("--lakehouse", str(lakehouse), "--seed", str(SEED), only=first["chosen"])
-    assert (second["model_version"], second["promotion"]["decision"]) == ("2", "kept")
-    return lakehouse
+def registry(trained_lakehouse, tmp_path_factory) -> Path:
+    """A copy of the run's tracking store whose model has a version 2, version 1's model registered again: version 1
+    is the champion and version 2, which gains nothing on it, the challenger (what a training of a new version that
+    gains nothing leaves, tests/training/test_lifecycle.py)."""
+    config, _ = trained_lakehouse
+    store = tmp_path_factory.mktemp("registry")
+    shutil.copy(Path(config.lakehouse) / "mlflow.db", store / "mlflow.db")
+    client, name = tracking.client(config_for(store)), model_name(config)
+    first = client.get_model_version(name, "1")
+    second = client.create_model_version(name, first.source, run_id=first.run_id)
+    move_alias(client, name, CHALLENGER, second.version, "version 1's model, registered again")
+    return store
 
 
-def lakehouse_with_model(trained: Path, tmp_path: Path, **overrides):
-    """A fresh lakehouse holding only a copy of the trained models' tracking store: its own landing, tables and
+def lakehouse_with_model(registry: Path, tmp_path: Path, **overrides):
+    """A fresh lakehouse holding only a copy of the registry's tracking store: its own landing, tables and
     checkpoints, and aliases it may move."""
     config = config_for(tmp_path / "lakehouse", **overrides)
     Path(config.landing).mkdir(parents=True)
-    shutil.copy(trained / "mlflow.db", Path(config.lakehouse) / "mlflow.db")
+    shutil.copy(registry / "mlflow.db", Path(config.lakehouse) / "mlflow.db")
     return config
 
 
@@ -70,8 +73,8 @@ def scores_of(spark, config):
     return config.table("lead_scores").read(spark)
 
 
-def test_stream_scores_new_leads_and_updates_them_on_follow_up(spark, trained, tmp_path):
-    config = lakehouse_with_model(trained, tmp_path)
+def test_stream_scores_new_leads_and_updates_them_on_follow_up(spark, registry, tmp_path):
+    config = lakehouse_with_model(registry, tmp_path)
     leads = new_leads(40, seed=3, first=900_000)
     now = time.time()
     land(config, "a.csv", leads[:20], now - 60)
@@ -98,8 +101,8 @@ def test_stream_scores_new_leads_and_updates_them_on_follow_up(spark, trained, t
         assert spark.conf.get(key) == value
 
 
-def test_a_late_event_never_overwrites_a_newer_score(spark, trained, tmp_path):
-    config = lakehouse_with_model(trained, tmp_path)
+def test_a_late_event_never_overwrites_a_newer_score(spark, registry, tmp_path):
+    config = lakehouse_with_model(registry, tmp_path)
     lead = new_leads(1, seed=5, first=910_000)[0]
     now = time.time()
     land(config, "newer.csv", [follow_up(lead, 25)], now - 10)
@@ -110,8 +113,8 @@ def test_a_late_event_never_overwrites_a_newer_score(spark, trained, tmp_path):
     assert (stored["total_visits"], stored["last_action"]) == (25, "Had a Phone Conversation")
 
 
-def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, trained, tmp_path, caplog):
-    config = lakehouse_with_model(trained, tmp_path)
+def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, registry, tmp_path, caplog):
+    config = lakehouse_with_model(registry, tmp_path)
     lead = new_leads(1, seed=6, first=920_000)[0]
     land(config, "burst.csv", [lead, follow_up(lead, 11), follow_up(lead, 12)])
     with caplog.at_level(logging.INFO, logger="leadscore"):
@@ -127,9 +130,9 @@ def planned_columns(query) -> list[str]:
 
 
 def test_the_stream_scores_in_its_plan_swaps_to_a_promoted_champion_between_batches_and_shadows_the_challenger(
-    spark, trained, tmp_path
+    spark, registry, tmp_path
 ):
-    config = lakehouse_with_model(trained, tmp_path, **{"stream.shadow_challenger": True})
+    config = lakehouse_with_model(registry, tmp_path, **{"stream.shadow_challenger": True})
     before, after = new_leads(5, seed=8, first=930_000), new_leads(5, seed=9, first=931_000)
     queries = realtime.start(spark, config, config.landing)  # runs until stopped, a micro-batch a second
     try:
@@ -154,8 +157,8 @@ def test_the_stream_scores_in_its_plan_swaps_to_a_promoted_champion_between_batc
         assert (row["model_version"], row["challenger_version"], row["challenger_score"]) == ("2", None, None)
 
 
-def test_a_second_stream_on_a_running_lakehouse_stops_at_once_naming_the_first(trained, tmp_path, capsys):
-    config = lakehouse_with_model(trained, tmp_path)
+def test_a_second_stream_on_a_running_lakehouse_stops_at_once_naming_the_first(registry, tmp_path, capsys):
+    config = lakehouse_with_model(registry, tmp_path)
     land(config, "a.csv", new_leads(5, seed=13, first=950_000))
     lock = Path(config.checkpoint("lead_scores")).with_suffix(".lock")
     with running(["stream", "--source", config.landing, "--lakehouse", config.lakehouse]) as first:
@@ -188,10 +191,10 @@ def merges(spark, config) -> list:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(spark, trained, tmp_path_factory):
+def uninterrupted(spark, registry, tmp_path_factory):
     """The kill tests' traffic through a run nothing interrupts: what each killed and resumed run must end as."""
     landed_at = time.time() - 100
-    clean = lakehouse_with_model(trained, tmp_path_factory.mktemp("uninterrupted"))
+    clean = lakehouse_with_model(registry, tmp_path_factory.mktemp("uninterrupted"))
     land_kill_traffic(clean, landed_at)
     realtime.run(spark, clean, clean.landing, available_now=True)
     return landed_at, stable(scores_of(spark, clean)), len(merges(spark, clean))
@@ -211,9 +214,9 @@ KILL_POINTS = [
 ]
 
 
-def test_stream_killed_at_every_point_of_a_batch_ends_as_an_uninterrupted_run(spark, trained, uninterrupted, tmp_path):
+def test_stream_killed_at_every_point_of_a_batch_ends_as_an_uninterrupted_run(spark, registry, uninterrupted, tmp_path):
     landed_at, expected_scores, expected_merges = uninterrupted
-    killed = lakehouse_with_model(trained, tmp_path)
+    killed = lakehouse_with_model(registry, tmp_path)
     land_kill_traffic(killed, landed_at)
 
     command = ["stream", "--available-now", "--source", killed.landing, "--lakehouse", killed.lakehouse]

@@ -24,7 +24,7 @@ from leadscore.scoring.serving import AliasedModel
 from leadscore.training import candidates, fit
 from leadscore.training.evaluation import with_score
 from tests.helpers.lakehouse import config_for, load_fixture
-from tests.helpers.training import SEED, small_candidates
+from tests.helpers.training import SEED, only
 
 WEAK_COLUMNS = ("city",)  # one column that says little: a model clearly worse than the trained one
 
@@ -188,17 +188,20 @@ def test_promote_and_models_name_bad_references_and_exit_2(trained_lakehouse, ca
     assert status == 2 and message in err
 
 
-def test_retrain_skips_when_silver_has_not_changed_and_otherwise_challenges(copied_lakehouse, capsys, monkeypatch):
+def test_retrain_skips_when_silver_has_not_changed_and_otherwise_challenges(
+    trained_lakehouse, copied_lakehouse, capsys, monkeypatch
+):
     config = copied_lakehouse
     status, out, _ = leadscore(capsys, "retrain", "--lakehouse", config.lakehouse)
     skipped = json.loads(out.strip().splitlines()[-1])
     assert status == 0 and (skipped["decision"], skipped["champion_version"]) == ("skipped", "1")
 
-    monkeypatch.setattr(candidates, "candidates", small_candidates)
+    _, first = trained_lakehouse
+    monkeypatch.setattr(candidates, "candidates", only(first["chosen"]))  # version 1's learner, fitted once
     status, out, _ = leadscore(capsys, "retrain", "--lakehouse", config.lakehouse, "--force", "--seed", str(SEED))
     decision = json.loads(out.strip().splitlines()[-1])
     assert status == 0
-    # The same data and seed give the same model: no gain, so it stays the challenger.
+    # The same learner on the same data with the same seed gives the same model: no gain, so it stays the challenger.
     assert (decision["decision"], decision["version"], decision["gain"]) == ("kept", "2", pytest.approx(0.0, abs=1e-12))
     assert aliases(config) == {CHAMPION: "1", CHALLENGER: "2"}
     assert Path(config.lakehouse, "mlflow.db").is_file()

@@ -116,13 +116,6 @@ def test_the_training_run_holds_params_metrics_data_version_artifacts_and_a_sign
     assert info.saved_input_example_info is not None
 
 
-def test_tuning_records_each_grid_point(trained):
-    for name in ("gbt", "xgboost", "logistic_regression"):
-        tuning = trained.metrics["candidates"][name]["tuning"]
-        assert len(tuning["grid"]) == 2 and all(0.0 <= point["auc"] <= 1.0 for point in tuning["grid"])
-    assert trained.metrics["candidates"]["baseline_rf"]["tuning"] is None
-
-
 def flat(tree: dict, prefix: str = "") -> dict:
     """Nested metrics as one level of `a.b` keys, so pytest.approx can compare them."""
     items: dict = {}
@@ -131,14 +124,26 @@ def flat(tree: dict, prefix: str = "") -> dict:
     return items
 
 
-def test_same_data_and_seed_give_the_same_metrics_whatever_the_partitioning(gold_sample, trained):
-    """Spark's forests and boosting and xgboost sample per partition; training fixes the partitioning, so this holds.
+def shuffled(gold_sample):
+    """The same rows in other partitions and another order."""
+    return gold_sample.repartition(3).orderBy(KEY, ascending=False)
+
+
+def test_same_data_and_seed_give_the_same_metrics_whatever_the_partitioning(gold_sample, trained_lakehouse, trained):
+    """Spark's forests and boosting and xgboost sample per partition; training fixes the partitioning, so this holds:
+    the run's training (`leadscore train`, on gold.training as written) fitted again on the same rows shuffled.
 
     Counts are equal exactly; scores up to the order in which Spark adds partial sums (1e-12 apart).
     """
-    shuffled = gold_sample.repartition(3).orderBy(KEY, ascending=False)
-    columns = config_for(".").feature_sets["full"]
-    again = fit.train(shuffled, small_candidates(columns, SEED), seed=SEED, tune=True, partitions=4)
+    config, _ = trained_lakehouse
+    again = fit.train(
+        shuffled(gold_sample),
+        small_candidates(config.feature_sets["full"], SEED),
+        seed=SEED,
+        tune=False,
+        partitions=config.model.partitions,
+        tie_margin=config.model.promotion["margin"],
+    )
     assert again.metrics["chosen"] == trained.metrics["chosen"]
     keys = ("data", "threshold", "test", "validation")
     repeated, first = (flat({k: run.metrics[k] for k in keys}) for run in (again, trained))
@@ -146,6 +151,24 @@ def test_same_data_and_seed_give_the_same_metrics_whatever_the_partitioning(gold
     for name, candidate in trained.metrics["candidates"].items():
         assert again.metrics["candidates"][name]["validation_auc"] == pytest.approx(candidate["validation_auc"]), name
         assert again.metrics["candidates"][name]["params"] == candidate["params"], name
+
+
+def test_tuning_records_each_grid_point_and_searches_the_same_split_whatever_the_partitioning(gold_sample):
+    """The one tuned training of the suite: each challenger's two-point grid searched, every point recorded. The
+    search's own split of the train rows is drawn per partition too: the deterministic logistic regression, tuned
+    again on the rows shuffled, scores every grid point the same."""
+    columns = config_for(".").feature_sets["full"]
+    tuned = fit.train(gold_sample, small_candidates(columns, SEED), seed=SEED, tune=True, partitions=4)
+    for name in ("gbt", "xgboost", "logistic_regression"):
+        tuning = tuned.metrics["candidates"][name]["tuning"]
+        assert len(tuning["grid"]) == 2 and all(0.0 <= point["auc"] <= 1.0 for point in tuning["grid"])
+    assert tuned.metrics["candidates"]["baseline_rf"]["tuning"] is None
+
+    logistic = [c for c in small_candidates(columns, SEED) if c.name == "logistic_regression"]
+    again = fit.train(shuffled(gold_sample), logistic, seed=SEED, tune=True, partitions=4)
+    grid = again.metrics["candidates"]["logistic_regression"]["tuning"]["grid"]
+    expected = tuned.metrics["candidates"]["logistic_regression"]["tuning"]["grid"]
+    assert [point["auc"] for point in grid] == pytest.approx([point["auc"] for point in expected], rel=1e-9)
 
 
 def test_the_chosen_model_beats_the_baseline_and_its_threshold_is_the_best_cut_on_validation(gold_sample, trained):
