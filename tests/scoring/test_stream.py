@@ -125,7 +125,8 @@ def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, regist
 
 
 def planned_columns(query) -> list[str]:
-    """The columns the query's own plan hands each micro-batch."""
+    """The columns the query's own plan hands each micro-batch. Spark builds that plan in the query's own thread, at
+    its start: read it once the query has run a trigger (a drain), never right after `start()`."""
     return list(query._jsq.streamingQuery().logicalPlan().schema().fieldNames())
 
 
@@ -136,10 +137,10 @@ def test_the_stream_scores_in_its_plan_swaps_to_a_promoted_champion_between_batc
     before, after = new_leads(5, seed=8, first=930_000), new_leads(5, seed=9, first=931_000)
     queries = realtime.start(spark, config, config.landing)  # runs until stopped, a micro-batch a second
     try:
-        scoring = next(query for query in queries if query.name == "scores")
-        assert set(scores_query.SCORED_COLUMNS) <= set(planned_columns(scoring)), "scored once, in the query's plan"
         land(config, "a.csv", before)
         realtime.drain(queries)
+        scoring = next(query for query in queries if query.name == "scores")
+        assert set(scores_query.SCORED_COLUMNS) <= set(planned_columns(scoring)), "scored once, in the query's plan"
         assert cli.main(["promote", "--lakehouse", config.lakehouse, "--version", "2"]) == 0  # while it runs
         land(config, "b.csv", after)
         realtime.drain(queries)
