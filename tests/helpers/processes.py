@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,8 +31,17 @@ def wait_for(marker: Path, process: subprocess.Popen, timeout: float = 300) -> N
     assert marker.exists(), f"the run ended before {marker}"
 
 
-def kill_when(command_args: list[str], marker: Path, timeout: float = 300) -> None:
-    """Runs `leadscore <args>` and kills it with SIGKILL the moment `marker` exists."""
+def kill_when(
+    command_args: list[str],
+    marker: Path,
+    timeout: float = 300,
+    paused: Callable[[subprocess.Popen], None] | None = None,
+) -> None:
+    """Runs `leadscore <args>` and kills it with SIGKILL the moment `marker` exists. With `paused`, the run is first
+    stopped there (SIGSTOP: it holds what it holds, and goes no further) while `paused(process)` looks at it."""
     with running(command_args) as process:
         wait_for(marker, process, timeout)
         assert process.poll() is None, "the run ended by itself before the kill"
+        if paused is not None:
+            os.killpg(process.pid, signal.SIGSTOP)
+            paused(process)

@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -21,7 +22,7 @@ from leadscore.scoring import merge as scores_merge
 from leadscore.scoring import query as scores_query
 from leadscore.synthetic.generator import generate_chunks, write_csv
 from tests.helpers.lakehouse import config_for
-from tests.helpers.processes import kill_when, running, wait_for
+from tests.helpers.processes import kill_when
 
 # batch_id is left out: which silver files make up a micro-batch may differ between two runs.
 SCORE_COLUMNS = ("prospect_id", "score", "prediction", "priority", "model_version", "event_ts", "event_seq")
@@ -158,24 +159,6 @@ def test_the_stream_scores_in_its_plan_swaps_to_a_promoted_champion_between_batc
         assert (row["model_version"], row["challenger_version"], row["challenger_score"]) == ("2", None, None)
 
 
-def test_a_second_stream_on_a_running_lakehouse_stops_at_once_naming_the_first(registry, tmp_path, capsys):
-    config = lakehouse_with_model(registry, tmp_path)
-    land(config, "a.csv", new_leads(5, seed=13, first=950_000))
-    lock = Path(config.checkpoint("lead_scores")).with_suffix(".lock")
-    with running(["stream", "--source", config.landing, "--lakehouse", config.lakehouse]) as first:
-        wait_for(lock, first)
-        while not lock.read_text():  # created, not yet written
-            time.sleep(0.02)
-        for argv in (["stream", "--source", config.landing], ["stream"], ["ingest", "--source", config.landing]):
-            assert cli.main([*argv, "--lakehouse", config.lakehouse]) == 2
-            error = capsys.readouterr().err.strip().splitlines()
-            assert len(error) == 1 and f"is already running (pid {first.pid} on " in error[0], error
-            assert "one writer per lakehouse" in error[0]
-        assert first.poll() is None
-        jvms = [p for p in psutil.Process(first.pid).children(recursive=True) if p.name() == "java"]
-        assert [f"-Xmx{config.stream.driver_memory}" in p.cmdline() for p in jvms] == [True], "the stream's own heap"
-
-
 def stable(df):
     return df.select(*SCORE_COLUMNS).orderBy("prospect_id")
 
@@ -215,14 +198,30 @@ KILL_POINTS = [
 ]
 
 
-def test_stream_killed_at_every_point_of_a_batch_ends_as_an_uninterrupted_run(spark, registry, uninterrupted, tmp_path):
+def a_second_writer_stops_at_once_naming_the_first(config, first, capsys) -> None:
+    """While `first` streams on the lakehouse, another stream or ingest of it stops at once, naming the first."""
+    for argv in (["stream", "--source", config.landing], ["stream"], ["ingest", "--source", config.landing]):
+        assert cli.main([*argv, "--lakehouse", config.lakehouse]) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and f"is already running (pid {first.pid} on " in error[0], error
+        assert "one writer per lakehouse" in error[0]
+    jvms = [p for p in psutil.Process(first.pid).children(recursive=True) if p.name() == "java"]
+    assert [f"-Xmx{config.stream.driver_memory}" in p.cmdline() for p in jvms] == [True], "the stream's own heap"
+
+
+def test_stream_killed_at_every_point_of_a_batch_ends_as_an_uninterrupted_run_and_has_no_second_writer(
+    spark, registry, uninterrupted, tmp_path, capsys
+):
+    """Each run is a `leadscore stream` process killed with SIGKILL; the first, stopped where it is killed, is also
+    the running stream a second writer of the lakehouse meets."""
     landed_at, expected_scores, expected_merges = uninterrupted
     killed = lakehouse_with_model(registry, tmp_path)
     land_kill_traffic(killed, landed_at)
 
     command = ["stream", "--available-now", "--source", killed.landing, "--lakehouse", killed.lakehouse]
-    for kill_at, not_yet in KILL_POINTS:
-        kill_when(command, Path(killed.lakehouse) / kill_at)
+    second_writer = partial(a_second_writer_stops_at_once_naming_the_first, killed, capsys=capsys)
+    for run, (kill_at, not_yet) in enumerate(KILL_POINTS):
+        kill_when(command, Path(killed.lakehouse) / kill_at, paused=second_writer if run == 0 else None)
         assert not any((Path(killed.lakehouse) / path).exists() for path in not_yet), "killed too late"
 
     realtime.run(spark, killed, killed.landing, available_now=True)
