@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import mlflow
 import numpy as np
-import psutil
 import pytest
 from mlflow.artifacts import load_dict, load_text
 
+from leadscore import cli
+from leadscore import spark as spark_module
+from leadscore.jobs import retrain as retrain_job
+from leadscore.jobs import train as train_job
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHAMPION, model_name
 from leadscore.schema import KEY
+from leadscore.spark import local_settings
 from leadscore.training import candidates, evaluation, fit
 from tests.helpers.lakehouse import config_for
 from tests.helpers.training import SEED, small_candidates
@@ -181,23 +182,21 @@ def test_the_chosen_model_beats_the_baseline_and_its_threshold_is_the_best_cut_o
     assert trained.metrics["threshold"] == evaluation.accuracy_threshold(scores, labels)
 
 
-@pytest.mark.parametrize("job", ["train", "retrain"])
-def test_training_jobs_run_on_the_training_heap_and_stop_with_2_without_silver(tmp_path, job):
-    """Spark ML's fits grow the JVM past its heap, so `train` and `retrain` start theirs with model.driver_memory."""
+@pytest.mark.parametrize("job", [train_job, retrain_job], ids=["train", "retrain"])
+def test_training_jobs_ask_for_the_training_heap_and_stop_with_2_without_silver(tmp_path, job, monkeypatch, capsys):
+    """Spark ML's fits grow the JVM past its heap, so `train` and `retrain` ask for a session whose JVM starts with
+    model.driver_memory (that a local session's JVM gets that heap is checked on a running `leadscore stream`, in
+    tests/scoring/test_stream.py)."""
     config = config_for(tmp_path)
     assert config.model.driver_memory != config.spark.driver_memory  # else this test could not tell them apart
-    command = [sys.executable, "-m", "leadscore.cli", job, "--lakehouse", config.lakehouse]
-    stderr = tmp_path / "stderr"
-    heaps = set()
-    with stderr.open("w") as err:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
-        while process.poll() is None:  # the JVM lives from the session's start until the error ends the process
-            try:
-                jvms = [p.cmdline() for p in psutil.Process(process.pid).children(recursive=True) if p.name() == "java"]
-                drivers = [argv for argv in jvms if "org.apache.spark.launcher.Main" not in argv]  # spark-submit's
-                heaps |= {arg for argv in drivers for arg in argv if arg.startswith("-Xmx")}
-            except psutil.NoSuchProcess:
-                pass
-            time.sleep(0.05)
-    assert process.returncode == 2 and "no silver table" in stderr.read_text()
-    assert heaps == {f"-Xmx{config.model.driver_memory}"}
+    asked = []
+
+    def get_spark(settings, *args, **kwargs):
+        asked.append(local_settings(settings)["spark.driver.memory"])
+        return spark_module.get_spark(settings, *args, **kwargs)
+
+    monkeypatch.setattr(job, "get_spark", get_spark)
+    command = job.__name__.rsplit(".", 1)[1]
+    assert cli.main([command, "--lakehouse", config.lakehouse]) == 2
+    assert "no silver table" in capsys.readouterr().err
+    assert asked == [config.model.driver_memory]
