@@ -1,4 +1,5 @@
-"""`leadscore` commands run as processes, for the tests whose subject is the process boundary (a kill -9)."""
+"""`leadscore` commands run as processes, for the tests whose subject is the process boundary: a kill -9, a JVM's
+flags, a Spark Connect client (which cannot share a process with the tests' classic session)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def connect_client_env() -> dict[str, str]:
+    """The environment of a child process that is a Spark Connect client of a local server of its own
+    (`SPARK_REMOTE=local`). SPARK_TESTING is PySpark's own test mode, in which that server binds a free port and the
+    client asks it which: another run's server may hold the default port."""
+    return {**os.environ, "SPARK_REMOTE": "local", "SPARK_TESTING": "1"}
 
 
 @contextmanager
