@@ -9,15 +9,19 @@ import json
 import shutil
 from pathlib import Path
 
+import pyspark
 import pytest
 from chispa import assert_approx_df_equality
+from pyspark.ml import PipelineModel
 from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.feature import SQLTransformer
+from xgboost.spark import SparkXGBClassifierModel
 
 from leadscore import cli
 from leadscore.errors import LeadscoreError
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.promotion import challenge, promote
-from leadscore.lifecycle.publish import publish
+from leadscore.lifecycle.publish import _requirements, publish
 from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, load, model_name, resolve, version_by_alias
 from leadscore.schema import KEY
 from leadscore.scoring.serving import AliasedModel
@@ -65,6 +69,15 @@ def store(spark, tmp_path_factory, gold_sample, trained, weak):
     config.table("gold_training").save(gold_sample.write.mode("overwrite"))
     decisions = [register(config, model, gold_sample) for model in (weak, trained, weak)]
     return config, decisions
+
+
+def test_a_published_pipeline_declares_what_loading_it_needs(spark):
+    """Spark's own for every pipeline, xgboost's package beside it when a stage is xgboost's. (`spark`: Spark ML's
+    stages are made in a running session.)"""
+    features = SQLTransformer(statement="SELECT * FROM __THIS__")
+    assert _requirements(PipelineModel([features])) == [f"pyspark=={pyspark.__version__}"]
+    with_xgboost = _requirements(PipelineModel([features, SparkXGBClassifierModel()]))
+    assert with_xgboost[0] == f"pyspark=={pyspark.__version__}" and with_xgboost[1].startswith("xgboost")
 
 
 def aliases(config) -> dict[str, str | None]:

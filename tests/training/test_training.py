@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pyspark
 import pytest
 from mlflow.artifacts import load_dict, load_text
 
@@ -111,6 +112,8 @@ def test_the_training_run_holds_params_metrics_data_version_artifacts_and_a_sign
         assert 0.0 <= candidate.data.metrics["validation_auc_roc"] <= 1.0
         assert "test_auc_roc" in candidate.data.metrics and "threshold" in candidate.data.metrics
 
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(f"models:/{name}/1")).read_text().split()
+    assert {f"mlflow=={mlflow.__version__}", f"pyspark=={pyspark.__version__}"} <= set(requirements)
     info = mlflow.models.get_model_info(f"models:/{name}/1")
     assert info.signature.inputs.input_names() == list(config.feature_sets["full"])
     assert info.signature.outputs.input_names() == ["score"]
