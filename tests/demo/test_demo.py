@@ -1,12 +1,12 @@
 """`leadscore demo` end to end on a small generated set: history ingested, a model trained, the rest streamed; on a
-classic session, and over Spark Connect the way a deployed bundle splits the work (the same tables)."""
+classic session, and over Spark Connect the way a deployed bundle splits the work (the same tables). Both learn with
+the tests' tiny candidates (tests/helpers/training.py): the demo's steps are the subject, not its learners."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-import os
 import subprocess
 import sys
 
@@ -18,7 +18,10 @@ from leadscore import cli
 from leadscore.config import config_from
 from leadscore.jobs import demo as demo_job
 from leadscore.scoring.merge import AGENT_FEATURES
-from tests.helpers.lakehouse import config_for, without_run_stamps
+from leadscore.training import candidates
+from tests.helpers.lakehouse import ROOT, config_for, without_run_stamps
+from tests.helpers.processes import connect_client_env
+from tests.helpers.training import small_candidates
 
 DEMO_ARGS = ["--rows", "800", "--files", "2", "--interval-seconds", "0", "--seed", "3"]
 # The two demos land their files at other times, and the streams may split them into other micro-batches.
@@ -32,7 +35,8 @@ def classic_demo(tmp_path_factory):
     lakehouse = tmp_path_factory.mktemp("classic") / "lakehouse"
     args = cli.build_parser().parse_args(["demo", "--lakehouse", str(lakehouse), *DEMO_ARGS])
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with contextlib.redirect_stdout(printed), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(candidates, "candidates", small_candidates)
         result = demo_job.run(args, config_from(args))
     return lakehouse, result, printed.getvalue()
 
@@ -67,8 +71,8 @@ def test_the_demo_over_spark_connect_runs_as_the_bundle_and_gives_the_same_table
     classic_lakehouse, classic_result, _ = classic_demo
     lakehouse = tmp_path / "lakehouse"
     done = subprocess.run(
-        [sys.executable, "-m", "leadscore.cli", "demo", "--lakehouse", str(lakehouse), *DEMO_ARGS],
-        env={**os.environ, "SPARK_REMOTE": "local"}, capture_output=True, text=True, timeout=1200,
+        [sys.executable, "-m", "tests.helpers.tiny_cli", "demo", "--lakehouse", str(lakehouse), *DEMO_ARGS],
+        env=connect_client_env() | {"PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
