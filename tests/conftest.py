@@ -3,6 +3,7 @@ is trained once per run and shared (tests that change its registry work on a cop
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,26 @@ from leadscore.spark import get_spark
 from tests.helpers.lakehouse import REAL_SAMPLE, config_for, load_fixture
 from tests.helpers.training import SEED, train_tiny
 
+# The JVMs tests start (each command's, a Connect server's, spark-submit's) compile with C1 only: they are short-lived
+# and their data small, so C2's compilations cost more CPU than they win back. The run's own session lives for the
+# whole suite and gains from C2 once warm: it starts with the environment as it was. Production's JVMs keep both.
+JAVA_TOOL_OPTIONS = "JAVA_TOOL_OPTIONS"
+SHORT_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+_java_tool_options = os.environ.get(JAVA_TOOL_OPTIONS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ[JAVA_TOOL_OPTIONS] = f"{_java_tool_options or ''} {SHORT_JVM_OPTIONS}".strip()
+
 
 @pytest.fixture(scope="session")
 def spark():
-    session = get_spark(load_config("local", overrides={"spark.ui": False}).spark, app_name="leadscore-tests")
+    with pytest.MonkeyPatch.context() as patch:
+        if _java_tool_options is None:
+            patch.delenv(JAVA_TOOL_OPTIONS)
+        else:
+            patch.setenv(JAVA_TOOL_OPTIONS, _java_tool_options)
+        session = get_spark(load_config("local", overrides={"spark.ui": False}).spark, app_name="leadscore-tests")
     yield session
     session.stop()
 
