@@ -1,4 +1,6 @@
-"""`leadscore stream` end to end: landing files -> gold.lead_scores, follow-ups, late events, kill -9, champion swap."""
+"""The scores query (silver -> gold.lead_scores): new leads, follow-ups, late events, several events of a lead in a
+batch; and `leadscore stream` end to end, landing files -> gold.lead_scores: a champion swapped while it runs, kill -9
+at every point of a batch, one writer per lakehouse."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from chispa import assert_df_equality
 
 from leadscore import cli, realtime
 from leadscore.console.reader import DeltaLakeReader
+from leadscore.ingest import query as ingest_query
+from leadscore.ingest import silver
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHALLENGER, model_name, move_alias
 from leadscore.monitoring import batches
@@ -74,19 +78,32 @@ def scores_of(spark, config):
     return config.table("lead_scores").read(spark)
 
 
+def to_silver(spark, config, *landed: Path) -> None:
+    """Landed files' rows appended to silver by batch writes, parsed and checked by the ingest query's own code: the
+    fixture of a test whose subject is the scores query, not the ingest query (tests/ingest)."""
+    ingest_query.create_tables(spark, config)
+    for path in landed:
+        rows = silver.silver_rows(ingest_query.checked_file_rows(spark, str(path), config.ingest.encoding))
+        config.table("silver_leads").save(rows.write.mode("append"))
+
+
+def score(spark, config) -> None:
+    """The scores query over what silver holds, as `leadscore stream --available-now` without a source runs it."""
+    realtime.run(spark, config, None, available_now=True)
+
+
 def test_stream_scores_new_leads_and_updates_them_on_follow_up(spark, registry, tmp_path):
     config = lakehouse_with_model(registry, tmp_path)
     leads = new_leads(40, seed=3, first=900_000)
     now = time.time()
-    land(config, "a.csv", leads[:20], now - 60)
-    land(config, "b.csv", leads[20:], now - 50)
-    realtime.run(spark, config, config.landing, available_now=True)
+    to_silver(spark, config, land(config, "a.csv", leads[:20], now - 60), land(config, "b.csv", leads[20:], now - 50))
+    score(spark, config)
     first = scores_of(spark, config)
     assert first.count() == 40
     assert first.where("score < 0 OR score > 1 OR priority NOT IN ('hot','warm','cold')").count() == 0
 
-    land(config, "c.csv", [follow_up(leads[0], 30)], now - 10)
-    realtime.run(spark, config, config.landing, available_now=True)
+    to_silver(spark, config, land(config, "c.csv", [follow_up(leads[0], 30)], now - 10))
+    score(spark, config)
     updated = scores_of(spark, config).where(f"prospect_id = '{leads[0][0]}'").first()
     assert (updated["total_visits"], updated["last_action"]) == (30, "Had a Phone Conversation")
     assert scores_of(spark, config).count() == 40
@@ -106,10 +123,10 @@ def test_a_late_event_never_overwrites_a_newer_score(spark, registry, tmp_path):
     config = lakehouse_with_model(registry, tmp_path)
     lead = new_leads(1, seed=5, first=910_000)[0]
     now = time.time()
-    land(config, "newer.csv", [follow_up(lead, 25)], now - 10)
-    realtime.run(spark, config, config.landing, available_now=True)
-    land(config, "late.csv", [lead], now - 3600)  # an older event delivered after the newer one
-    realtime.run(spark, config, config.landing, available_now=True)
+    to_silver(spark, config, land(config, "newer.csv", [follow_up(lead, 25)], now - 10))
+    score(spark, config)
+    to_silver(spark, config, land(config, "late.csv", [lead], now - 3600))  # an older event delivered after it
+    score(spark, config)
     stored = scores_of(spark, config).first()
     assert (stored["total_visits"], stored["last_action"]) == (25, "Had a Phone Conversation")
 
@@ -117,9 +134,9 @@ def test_a_late_event_never_overwrites_a_newer_score(spark, registry, tmp_path):
 def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, registry, tmp_path, caplog):
     config = lakehouse_with_model(registry, tmp_path)
     lead = new_leads(1, seed=6, first=920_000)[0]
-    land(config, "burst.csv", [lead, follow_up(lead, 11), follow_up(lead, 12)])
+    to_silver(spark, config, land(config, "burst.csv", [lead, follow_up(lead, 11), follow_up(lead, 12)]))
     with caplog.at_level(logging.INFO, logger="leadscore"):
-        realtime.run(spark, config, config.landing, available_now=True)
+        score(spark, config)
     stored = scores_of(spark, config).collect()
     assert [(r["total_visits"], r["event_seq"]) for r in stored] == [(12, 4)]
     assert "scores: batch 0: 3 events, 1 leads scored" in caplog.text  # the lead's latest event only
