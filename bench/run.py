@@ -34,7 +34,7 @@ import sys
 import threading
 from pathlib import Path
 
-from harness import CACHE, KEYS, RESULTS, generated, machine, markdown, say, write
+from harness import CACHE, KEYS, RESULTS, generated, load_average, machine, markdown, say, sized, write
 from phases import drain, flat_cost, ingest, latency, memory, model, transform
 
 SCALES = {
@@ -51,17 +51,6 @@ PHASES = ("ingest_small", "ingest_1m", "model", "transform", "drain", "latency",
 CHILDREN = {"ingest": ingest.child_ingest, "ingest_ceiling": ingest.child_ingest_ceiling,
             "transform": transform.child_transform, "drain": drain.child_drain, "latency": latency.child_latency,
             "flat_cost": flat_cost.child_flat_cost, "flat_cost_build": flat_cost.child_flat_cost_build}  # fmt: skip
-
-
-def settings(scale: str) -> dict:
-    """The scale's sizes, each overridden by its BENCH_<KEY> variable, and the real-time trigger."""
-    chosen = dict(SCALES[scale])
-    for key in chosen:
-        env = os.environ.get(f"BENCH_{key.upper()}")
-        if env:
-            chosen[key] = int(float(env))
-    chosen["trigger_seconds"] = float(os.environ.get("BENCH_TRIGGER_SECONDS", "0.5"))
-    return chosen
 
 
 def main() -> int:
@@ -91,7 +80,7 @@ def main() -> int:
     unknown = set(phases) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
-    sizes = settings(args.scale)
+    sizes = sized(SCALES[args.scale])
     work = args.work or CACHE / "run"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -111,14 +100,14 @@ def main() -> int:
 
     def _record(phase: str, keys: dict, details: dict | None, wall: float, peak: int, rc: int) -> None:
         result.update({k: v for k, v in keys.items() if details is not None})
-        load = round(os.getloadavg()[0], 2)
+        load = load_average()[0]
         result["load"].update({k: load for k in keys})
         result["phases"][phase] = {
             "details": details,
             "wall_seconds": round(wall, 1),
             "peak_rss_mb": peak,
             "exit": rc,
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "load_average_after": load_average(),
         }
         write(result, args.out)
 
@@ -162,7 +151,7 @@ def main() -> int:
     if beside is not None:
         say("waiting for the 10M-row memory phase running beside the others")
         beside.join()
-    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine"]["load_average_at_end"] = load_average()
     write(result, args.out)
     say(f"results in {args.out / 'latest.json'} and {args.out / 'latest.md'}")
     print(markdown(result))
