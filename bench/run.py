@@ -1,14 +1,18 @@
 """leadscore benchmarks: ingest, training, transform, backlog drain, MERGE of updates,
 steady-state latency beside the original design, driver memory, and per-batch cost as the tables grow. Writes
-bench/results/latest.json and latest.md.
+bench/results/latest.json and latest.md. The quick bench (bench/quick.py) runs this file's children too.
 
 Beside our figures, the same run measures the ceiling of this stack on the same inputs (Spark's CSV reader -> a
 plain Delta append; a plain Delta append of the scored leads; a bare file stream -> Delta append for latency) and
 reports ours as a share of it: a ratio survives a noisy machine, absolute rows/s do not.
 
-    .venv/bin/python bench/run.py                         # full scale (what `make bench` runs and docs report)
-    BENCH_SCALE=small .venv/bin/python bench/run.py       # a quick pass (minutes)
+    make bench                                    # full scale: every phase, what docs/performance.md reports
+    BENCH_SCALE=small make bench                  # every phase on smaller sizes
+    BENCH_ARGS="--phases ingest_1m,latency" make bench   # a subset of the phases (flags as below)
     .venv/bin/python bench/run.py --scale tiny --phases ingest_small,latency --out /tmp/b
+    make bench-quick                              # the headline figures beside their ceilings, in minutes
+    BENCH_BASELINE=<another checkout> make bench-quick   # that checkout and this one, A B A B (bench/quick.py)
+    make bench-smoke                              # both benches at a tiny size: every phase runs, keys are written
 
 Every phase runs in its own process (a fresh Spark driver), so each phase's peak resident memory (the Python
 driver and its JVM, the whole process tree) is its own. Progress goes to stderr; results are rewritten after every
@@ -65,6 +69,7 @@ def main() -> int:
         action="store_true",
         help="run the 10M-row memory phase at the same time as the others (saves its wall time; slows the others)",
     )
+    # A child (CHILDREN) in this process: what the phases and the quick bench run in a fresh driver
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     args = parser.parse_args()
