@@ -79,6 +79,7 @@ class Checkout:
 
 
 def this_checkout() -> Checkout:
+    """This checkout, run with the interpreter running this file (its virtualenv's, from make)."""
     return Checkout("current", ROOT, sys.executable, None, f"{sys.executable} (this checkout's)")
 
 
