@@ -14,7 +14,7 @@ DATABRICKS := .cache/databricks-cli/v$(DATABRICKS_CLI_VERSION)/databricks
 # CLI cannot be installed.
 BUNDLE_SCHEMA := ../shared/databricks/bundle-schema-v$(DATABRICKS_CLI_VERSION).json
 
-.PHONY: setup jars class-archive test lint demo console bench bench-smoke validate databricks-cli clean
+.PHONY: setup jars class-archive test lint demo console bench bench-quick bench-smoke validate databricks-cli clean
 
 setup: $(STAMP) jars class-archive
 
@@ -86,7 +86,13 @@ validate: setup
 bench: setup
 	$(PY) bench/run.py $(BENCH_ARGS)
 
-# The benchmark end to end at a tiny scale: every phase runs and writes the stable keys.
+# The headline figures, each beside the stack's own ceiling, in under 10 minutes: writes bench/results/quick.{json,md}
+# with latest.json's keys. BENCH_BASELINE=<another checkout> runs each leg for that checkout and this one alternately
+# (A B A B, BENCH_ROUNDS rounds, 2 by default) and prints both with B/A. Sizes: bench/quick.py.
+bench-quick: setup
+	$(PY) bench/quick.py
+
+# Both benchmarks end to end at a tiny size: every phase and leg runs and writes the stable keys.
 bench-smoke: setup
 	$(VENV)/bin/pytest -q -m bench
 

@@ -1,9 +1,10 @@
 """What every bench phase shares: where things live, the generated inputs, a phase child's Spark session, running a
-child process while sampling its memory, and writing the results (latest.json, latest.md) with the machine they were
-taken on.
+child process while sampling its memory, and writing the results (latest.json, latest.md) with the machine and
+commit they were taken on.
 
-The parent (`run.py`) runs each phase's child as `bench/run.py --child NAME --args JSON` through `run_child`, so each
-child is a fresh driver whose peak resident memory is its own; a child's last stdout line is its JSON.
+The parent (`run.py`, or `quick.py` for each checkout it compares) runs each child as `bench/run.py --child NAME
+--args JSON` through `run_child`, so each child is a fresh driver whose peak resident memory is its own; a child's
+last stdout line is its JSON.
 """
 
 from __future__ import annotations
@@ -182,11 +183,14 @@ def tree_resident_bytes(memory: dict[int, tuple[int, int, int]]) -> int:
     return sum(rss for ppid, rss, vms in memory.values() if not shares_parents(ppid, rss, vms))
 
 
-def run_child(argv: list[str], label: str) -> tuple[dict | None, float, float, int]:
-    """Runs a process, sampling the resident memory of its whole tree; (last-line JSON, wall s, peak MB, rc)."""
+def run_child(
+    argv: list[str], label: str, *, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> tuple[dict | None, float, float, int]:
+    """Runs a process (in `cwd`, with `env` when given), sampling the resident memory of its whole tree; (last-line
+    JSON, wall s, peak MB, rc)."""
     say(f"{label}: {shlex.join(argv)}")
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=cwd, env=env)
     with TreeSampler(proc.pid) as tree:
         out, _ = proc.communicate()
     wall = time.perf_counter() - started
@@ -210,13 +214,37 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 2) if numerator and denominator else None
 
 
-def machine() -> dict:
-    """What the figures were taken on (a figure means little without its cores, versions, commit and load)."""
+def sized(defaults: dict) -> dict:
+    """`defaults` (a scale's sizes), each overridden by its BENCH_<KEY> variable, and the real-time trigger."""
+    chosen = dict(defaults)
+    for key in chosen:
+        env = os.environ.get(f"BENCH_{key.upper()}")
+        if env:
+            chosen[key] = int(float(env))
+    chosen["trigger_seconds"] = float(os.environ.get("BENCH_TRIGGER_SECONDS", "0.5"))
+    return chosen
+
+
+def commit_of(checkout: Path) -> dict:
+    """The commit a checkout is at, and whether its tracked files differ from it."""
 
     def git(*a: str) -> str | None:
-        done = subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT, check=False)
+        done = subprocess.run(["git", *a], capture_output=True, text=True, cwd=checkout, check=False)
         return done.stdout.strip() or None
 
+    return {
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15-minute load averages: on a shared machine, what a figure was taken under."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine() -> dict:
+    """What the figures were taken on (a figure means little without its cores, versions, commit and load)."""
     return {
         "cores": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
@@ -224,9 +252,8 @@ def machine() -> dict:
         "delta_version": version("delta-spark"),
         "python": sys.version.split()[0],
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": git("rev-parse", "HEAD"),
-        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        **commit_of(ROOT),
+        "load_average_at_start": load_average(),
     }
 
 
@@ -260,10 +287,14 @@ def markdown(result: dict) -> str:
     return head + "\n" + "\n".join(rows) + "\n"
 
 
+def replace_file(path: Path, text: str) -> None:
+    """Writes `path` whole (aside, then renamed), so a run cut short leaves the last complete file, never half."""
+    temp = path.with_name(f"{path.name}.tmp")
+    temp.write_text(text)
+    temp.replace(path)
+
+
 def write(result: dict, out: Path) -> None:
-    """latest.json and latest.md, each replaced whole (written aside, then renamed), so a run cut short leaves the
-    last complete results, never half a file."""
-    for name, text in (("latest.json", json.dumps(result, indent=2) + "\n"), ("latest.md", markdown(result))):
-        temp = out / f"{name}.tmp"
-        temp.write_text(text)
-        temp.replace(out / name)
+    """latest.json and latest.md, each replaced whole."""
+    replace_file(out / "latest.json", json.dumps(result, indent=2) + "\n")
+    replace_file(out / "latest.md", markdown(result))
