@@ -14,7 +14,7 @@ DATABRICKS := .cache/databricks-cli/v$(DATABRICKS_CLI_VERSION)/databricks
 # CLI cannot be installed.
 BUNDLE_SCHEMA := ../shared/databricks/bundle-schema-v$(DATABRICKS_CLI_VERSION).json
 
-.PHONY: setup jars class-archive test lint demo console bench bench-quick bench-smoke validate databricks-cli clean
+.PHONY: setup jars class-archive chromium test lint demo console bench bench-quick bench-smoke validate databricks-cli clean
 
 setup: $(STAMP) jars class-archive
 
@@ -33,7 +33,13 @@ jars: $(STAMP)
 class-archive: jars
 	@$(PY) -m leadscore.class_archive
 
-test: setup
+# The browser test drives Debian's Chromium (Playwright never downloads a browser): installed here when missing and
+# this runs as root, as CI does; elsewhere the test says what to install and skips.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+test: setup chromium
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/pytest -q -m "not bench" --durations=25
 
