@@ -190,7 +190,7 @@ def local_settings(settings: SparkSettings, archive_to: Path | None = None) -> d
     """What a session we start ourselves is given: Delta, sizing for this machine, UTC, small-batch costs."""
     jars = local_jars()
     if all(jar.is_file() for jar in jars):
-        # Always on the session with Delta: the connector's few jars add nothing measurable to a session's start.
+        # Spark's Kafka source beside Delta on every session: whether a command reads a topic is decided after start.
         delta_jars = {"spark.jars": ",".join(str(j) for j in [*jars, *kafka_connector_jars()])}
     else:  # no Maven-resolved jars: let Spark's own resolver fetch them
         delta_jars = {"spark.jars.packages": ",".join([*delta_artifacts(), KAFKA_CONNECTOR])}
