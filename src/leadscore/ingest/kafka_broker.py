@@ -110,14 +110,11 @@ class Broker:
         self.folder.mkdir(parents=True, exist_ok=True)
         properties = self.folder / "server.properties"
         properties.write_text(self._properties())
-        if not (self.folder / "data" / "meta.properties").is_file():
-            cluster = uuid.uuid4().hex[:22]  # any 22 characters; the broker's only check is that they are there
-            subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(properties), "--standalone"),
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-        with open(self.folder / "broker.log", "ab") as log:
+        with open(self.folder / "broker.log", "ab") as log:  # the tools' and the broker's output, not the caller's
+            if not (self.folder / "data" / "meta.properties").is_file():
+                cluster = uuid.uuid4().hex[:22]  # any 22 characters; the broker's only check is that they are there
+                format_storage = ("kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(properties))
+                subprocess.run(self._java(*format_storage, "--standalone"), check=True, stdout=log, stderr=log)
             process = subprocess.Popen(
                 self._java("kafka.Kafka", str(properties)), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )

@@ -60,6 +60,9 @@ class Topic:
     bootstrap_servers: str
     name: str
 
+    def __str__(self) -> str:
+        return f"topic {self.name} at {self.bootstrap_servers}"
+
 
 @dataclass(frozen=True)
 class ReplayedFile:
