@@ -14,7 +14,8 @@ DATABRICKS := .cache/databricks-cli/v$(DATABRICKS_CLI_VERSION)/databricks
 # CLI cannot be installed.
 BUNDLE_SCHEMA := ../shared/databricks/bundle-schema-v$(DATABRICKS_CLI_VERSION).json
 
-.PHONY: setup jars class-archive chromium test lint demo console bench bench-quick bench-smoke validate databricks-cli clean
+.PHONY: setup jars class-archive chromium kafka kafka-stop test lint demo console bench bench-quick bench-smoke validate \
+	databricks-cli clean
 
 setup: $(STAMP) jars class-archive
 
@@ -25,8 +26,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
+# Delta's jars and Spark's Kafka source for the sessions; the Kafka broker's jars for `make kafka` and the tests.
 jars: $(STAMP)
 	@$(PY) -m leadscore.spark fetch-jars >/dev/null
+	@$(PY) -m leadscore.ingest.kafka_broker fetch-jars
 
 # The JVM's class-data archive (src/leadscore/class_archive.py): made once for this JDK and these pins, then mapped
 # by every local session, which starts sooner (docs/performance.md, Ingest). A no-op while .cache/jvm holds it.
@@ -53,6 +56,15 @@ demo: setup
 # The agents' console on the local lakehouse (the one `make demo` filled); prints its URL. PORT=8502 for another port.
 console: setup
 	$(VENV)/bin/leadscore console --lakehouse $(LAKEHOUSE) $(if $(PORT),--port $(PORT))
+
+# A one-node Kafka broker in the background (its folder: .cache/kafka-broker); prints its bootstrap address.
+# KAFKA_PORT=9094 for another port. `leadscore simulate` and `leadscore stream` take the address as --kafka-bootstrap.
+KAFKA_PORT ?= 9092
+kafka: setup
+	@$(PY) -m leadscore.ingest.kafka_broker start --port $(KAFKA_PORT)
+
+kafka-stop: setup
+	@$(PY) -m leadscore.ingest.kafka_broker stop
 
 # Installs the pinned CLI once; a no-op while .cache holds it. `go install` names the binary after the module (cli).
 databricks-cli: $(DATABRICKS)

@@ -63,7 +63,8 @@ KEYS = (
     "latency_ratio_to_seed", "ingest_batch_s", "scores_batch_s", "planning_s_per_batch", "ingest_commit_s",
     "scores_commit_s", "ingest_batch_s_small_table", "ingest_batch_s_large_table", "ingest_batch_ratio_large_to_small",
     "scores_batch_s_small_table", "scores_batch_s_large_table", "scores_batch_ratio_large_to_small",
-    "peak_rss_mb_1m", "peak_rss_mb_10m", "latency_stream_peak_rss_mb",
+    "peak_rss_mb_1m", "peak_rss_mb_10m", "latency_stream_peak_rss_mb", "kafka_latency_p50_s", "kafka_latency_p95_s",
+    "kafka_floor_latency_p50_s", "kafka_latency_ratio_to_floor",
 )  # fmt: skip
 
 

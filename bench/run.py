@@ -22,7 +22,8 @@ BENCH_ROWS_10M, BENCH_LATENCY_SECONDS, BENCH_FLAT_SMALL_ROWS, BENCH_TRIGGER_SECO
 
 This file only chooses the phases and runs them in order. Each phase is in its own module, holding its children and
 what it records: phases/ingest.py (ingest_small, ingest_1m, and the ceiling beside them), phases/model.py,
-phases/transform.py, phases/drain.py (with the update MERGE), phases/latency.py, phases/flat_cost.py and
+phases/transform.py, phases/drain.py (with the update MERGE), phases/latency.py, phases/kafka_latency.py (a broker
+of its own), phases/flat_cost.py and
 phases/memory.py (ingest_10m, train_1m). What they share (the child process and its memory sampling, the session,
 the results files) is harness.py.
 """
@@ -39,7 +40,7 @@ import threading
 from pathlib import Path
 
 from harness import CACHE, KEYS, RESULTS, generated, load_average, machine, markdown, say, sized, write
-from phases import drain, flat_cost, ingest, latency, memory, model, transform
+from phases import drain, flat_cost, ingest, kafka_latency, latency, memory, model, transform
 
 SCALES = {
     # rows_small: ingest at 100k; rows_1m: ingest, transform, drain, update, training, flat_cost's large table;
@@ -50,11 +51,13 @@ SCALES = {
               "flat_small_rows": 10_000},
     "tiny": {"rows_small": 1_000, "rows_1m": 2_000, "rows_10m": 4_000, "latency_seconds": 10, "flat_small_rows": 200},
 }  # fmt: skip
-PHASES = ("ingest_small", "ingest_1m", "model", "transform", "drain", "latency", "flat_cost", "train_1m", "ingest_10m")
+PHASES = ("ingest_small", "ingest_1m", "model", "transform", "drain", "latency", "kafka_latency", "flat_cost",
+          "train_1m", "ingest_10m")  # fmt: skip
 # What `--child NAME` runs: each phase module's children, by the name the phase functions pass to child_argv
 CHILDREN = {"ingest": ingest.child_ingest, "ingest_ceiling": ingest.child_ingest_ceiling,
             "transform": transform.child_transform, "drain": drain.child_drain, "latency": latency.child_latency,
-            "flat_cost": flat_cost.child_flat_cost, "flat_cost_build": flat_cost.child_flat_cost_build}  # fmt: skip
+            "flat_cost": flat_cost.child_flat_cost, "flat_cost_build": flat_cost.child_flat_cost_build,
+            "kafka_latency": kafka_latency.child_kafka_latency}  # fmt: skip
 
 
 def main() -> int:
@@ -132,8 +135,8 @@ def main() -> int:
             memory.memory_phase(sizes["rows_10m"], work, record)
         elif phase == "model":
             models = model.model_phase(work, small, args.no_real, result["skipped"], record)
-        elif phase in ("transform", "drain", "latency", "flat_cost", "train_1m"):
-            if phase != "latency" and not ingested_1m:
+        elif phase in ("transform", "drain", "latency", "kafka_latency", "flat_cost", "train_1m"):
+            if phase not in ("latency", "kafka_latency") and not ingested_1m:
                 say(f"{phase}: skipped, needs the ingest_1m phase")
                 result["skipped"][phase] = "needs ingest_1m"
                 continue
@@ -148,6 +151,9 @@ def main() -> int:
             elif phase == "latency":
                 latency.latency_phase(work / "lake_latency", models, sizes["latency_seconds"],
                                       sizes["trigger_seconds"], record)  # fmt: skip
+            elif phase == "kafka_latency":
+                kafka_latency.kafka_latency_phase(work / "lake_kafka_latency", models, sizes["latency_seconds"],
+                                                  sizes["trigger_seconds"], record)  # fmt: skip
             elif phase == "flat_cost":
                 small_table = (work / "lake_flat_small", generated(sizes["flat_small_rows"]))
                 flat_cost.flat_cost_phase(small_table, (lake_1m, generated(large)), models, record)

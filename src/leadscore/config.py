@@ -53,6 +53,20 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class SourceSettings:
+    kind: str
+    bootstrap_servers: str | None
+    topic: str | None
+    starting_offsets: str
+    max_offsets_per_trigger: int | None
+    secret_scope: str | None
+    sasl_mechanism: str
+
+
+SOURCE_KINDS = ("files", "kafka")
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     name: str
     feature_set: str
@@ -110,6 +124,7 @@ class Config:
     spark: SparkSettings
     stream: StreamSettings
     ingest: IngestSettings
+    source: SourceSettings
     model: ModelSettings
     mlflow: MlflowSettings
     feature_sets: dict[str, tuple[str, ...]]
@@ -202,6 +217,11 @@ def load_config(
         raise LeadscoreError(f"monitor.thresholds must give positive {', '.join(THRESHOLDS)}: {monitor.thresholds}")
     if monitor.bins < 2 or monitor.max_categories < 1 or monitor.window_hours <= 0:
         raise LeadscoreError("monitor needs bins >= 2, max_categories >= 1 and window_hours > 0")
+    source = SourceSettings(**raw["source"])
+    if source.kind not in SOURCE_KINDS:
+        raise LeadscoreError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, not {source.kind!r}")
+    if source.kind == "kafka" and not (source.bootstrap_servers and source.topic):
+        raise LeadscoreError("source.kind kafka needs bootstrap_servers and topic (--kafka-bootstrap, --topic)")
     console = ConsoleSettings(**raw["console"])
     if console.reader not in READERS:
         raise LeadscoreError(f"console.reader must be one of {', '.join(READERS)}, not {console.reader!r}")
@@ -217,6 +237,7 @@ def load_config(
         spark=SparkSettings(**raw["spark"]),
         stream=StreamSettings(**raw["stream"]),
         ingest=IngestSettings(**raw["ingest"]),
+        source=source,
         model=model,
         mlflow=MlflowSettings(
             tracking_uri=tracking_uri,

@@ -16,6 +16,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from leadscore.config import Config
 from leadscore.ingest import query as ingest_query
+from leadscore.ingest.sources import Source
 from leadscore.scoring import query as scores_query
 from leadscore.streaming.queries import await_query, progress_logged, user_error
 
@@ -60,7 +61,7 @@ def _wait_for_batch_end(query: StreamingQuery, timeout: float = 300) -> None:
         time.sleep(0.1)
 
 
-def start(spark: SparkSession, config: Config, source: str | None) -> list[StreamingQuery]:
+def start(spark: SparkSession, config: Config, source: str | Source | None) -> list[StreamingQuery]:
     """Starts the queries on processing-time triggers (ingest only with a landing source); they run until stopped."""
     if not source:
         ingest_query.create_tables(spark, config)  # the scores query streams from silver, which must exist
@@ -74,7 +75,7 @@ def drain(queries: list[StreamingQuery]) -> None:
         query.processAllAvailable()
 
 
-def run(spark: SparkSession, config: Config, source: str | None, *, available_now: bool) -> None:
+def run(spark: SparkSession, config: Config, source: str | Source | None, *, available_now: bool) -> None:
     """availableNow drains what has landed, query after query, and returns; otherwise they run until stopped."""
     with progress_logged(spark):
         if not available_now:

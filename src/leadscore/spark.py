@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from importlib.metadata import version
 from pathlib import Path
 
+import pyspark
 from pyspark.sql import SparkSession
 from pyspark.sql.utils import is_remote
 
@@ -26,6 +29,11 @@ def delta_artifacts() -> list[str]:
     """Maven coordinates of the Delta jars matching the installed delta-spark (pinned in requirements.lock)."""
     delta = version("delta-spark")
     return [f"io.delta:delta-spark_{SCALA_VERSION}:{delta}", f"io.delta:delta-storage:{delta}"]
+
+
+# Spark's Kafka source. 4.0.0 beside the 4.0.1 runtime: 4.0.1's spark-token-provider-kafka-0-10 is not served by the
+# Maven repository this project resolves from (tests/kafka run the 4.0.0 source on the pinned pyspark).
+KAFKA_CONNECTOR = f"org.apache.spark:spark-sql-kafka-0-10_{SCALA_VERSION}:4.0.0"
 
 
 def jars_dir() -> Path:
@@ -57,6 +65,58 @@ def fetch_jars() -> list[Path]:
                 check=True,
             )
     return jars
+
+
+def kafka_connector_dir() -> Path:
+    return jars_dir() / f"spark-sql-kafka-{KAFKA_CONNECTOR.rsplit(':', 1)[1]}"
+
+
+def kafka_connector_jars() -> list[Path]:
+    return sorted(kafka_connector_dir().glob("*.jar"))
+
+
+def artifact_id(jar: Path) -> str:
+    """`zstd-jni-1.5.6-9.jar` -> `zstd-jni`: the name up to the version (digits, a dot, a digit)."""
+    return re.match(r"(.+?)-\d+\.\d", jar.name).group(1)
+
+
+def copy_with_dependencies(coordinates: list[str], out: Path, *, skip: set[str] = frozenset()) -> list[Path]:
+    """Resolves artifacts and their runtime dependencies with Maven into `out` (a no-op when `out` holds them
+    already), leaving out the artifact ids in `skip`: what the runtime's own class path has in its own version."""
+    if not out.is_dir():
+        dependencies = "".join(
+            f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>"
+            for g, a, v in (coordinate.split(":") for coordinate in coordinates)
+        )
+        pom = (
+            "<project><modelVersion>4.0.0</modelVersion><groupId>leadscore</groupId><artifactId>jars</artifactId>"
+            f"<version>0</version><dependencies>{dependencies}</dependencies></project>"
+        )
+        with tempfile.TemporaryDirectory(prefix="leadscore-maven-") as work:
+            (Path(work) / "pom.xml").write_text(pom)
+            staged = Path(work) / "jars"
+            subprocess.run(
+                ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", f"{work}/pom.xml", "dependency:copy-dependencies",
+                 "-DincludeScope=runtime", f"-DoutputDirectory={staged}"],
+                check=True,
+            )  # fmt: skip
+            for jar in staged.glob("*.jar"):
+                if artifact_id(jar) in skip:
+                    jar.unlink()
+            partial = out.with_name(f".{out.name}.partial")  # renamed whole: a failed copy leaves no half folder
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(staged, partial)
+            partial.rename(out)
+    return sorted(out.glob("*.jar"))
+
+
+def pyspark_artifacts() -> set[str]:
+    """The artifact ids of the jars PySpark ships (its own versions win over a connector's)."""
+    return {artifact_id(jar) for jar in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+
+
+def fetch_kafka_connector() -> list[Path]:
+    return copy_with_dependencies([KAFKA_CONNECTOR], kafka_connector_dir(), skip=pyspark_artifacts())
 
 
 JAVA_OPTIONS = (
@@ -130,9 +190,10 @@ def local_settings(settings: SparkSettings, archive_to: Path | None = None) -> d
     """What a session we start ourselves is given: Delta, sizing for this machine, UTC, small-batch costs."""
     jars = local_jars()
     if all(jar.is_file() for jar in jars):
-        delta_jars = {"spark.jars": ",".join(str(j) for j in jars)}
+        # Spark's Kafka source beside Delta on every session: whether a command reads a topic is decided after start.
+        delta_jars = {"spark.jars": ",".join(str(j) for j in [*jars, *kafka_connector_jars()])}
     else:  # no Maven-resolved jars: let Spark's own resolver fetch them
-        delta_jars = {"spark.jars.packages": ",".join(delta_artifacts())}
+        delta_jars = {"spark.jars.packages": ",".join([*delta_artifacts(), KAFKA_CONNECTOR])}
     return {
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
@@ -213,5 +274,5 @@ def _session(settings: SparkSettings, app_name: str, archive_to: Path | None = N
 if __name__ == "__main__":  # `python -m leadscore.spark fetch-jars`, called by `make setup`
     if sys.argv[1:] != ["fetch-jars"]:
         sys.exit("usage: python -m leadscore.spark fetch-jars")
-    for jar in fetch_jars():
+    for jar in [*fetch_jars(), *fetch_kafka_connector()]:
         print(jar)

@@ -32,15 +32,25 @@ from tests.helpers.training import only
 ROOT = bundle_check.ROOT
 # The jobs are independent in the bundle (schedules, a continuous job): this is the order their data flows in.
 ORDER = ("ingest", "train", "score_stream", "monitor", "retrain")
+# The ingest job's variant that reads a Kafka topic instead of the landing volume (run against a broker in
+# tests/kafka_source, not here).
+KAFKA_INGEST = "ingest_kafka"
 
 
 def test_topology_matches_the_two_queries():
-    """ingest reads the landing volume; score_stream never starts ingestion (no --source: silver -> gold only)."""
+    """ingest reads the landing volume and ingest_kafka the topic, with its credentials named by a secret scope, never
+    written in a file; score_stream never starts ingestion (no --source: silver -> gold only)."""
     tasks = dict(wheel_tasks())
     ingest, score_stream = tasks["ingest"]["parameters"], tasks["score_stream"]["parameters"]
     assert ingest[ingest.index("--source") + 1] == "${var.landing_path}"
-    assert "--source" not in score_stream
-    assert set(tasks) == set(ORDER), "place every job in ORDER"
+    assert "--source" not in score_stream and "--kafka-bootstrap" not in score_stream
+    kafka = dict(zip(tasks[KAFKA_INGEST]["parameters"][::2], tasks[KAFKA_INGEST]["parameters"][1::2], strict=True))
+    assert kafka["--kafka-bootstrap"] == "${var.kafka_bootstrap_servers}" and "--source" not in kafka
+    assert kafka["--kafka-secret-scope"] == "${var.kafka_secret_scope}"
+    assert tasks[KAFKA_INGEST]["entry_point"] == tasks["ingest"]["entry_point"]
+    declared = json.dumps(list(bundle_check.load().documents().values())).lower()  # what is declared, not comments
+    assert "jaas" not in declared, "a SASL login is built at run time from the secret scope, never declared"
+    assert set(tasks) == {*ORDER, KAFKA_INGEST}, "place every job in ORDER"
 
 
 @pytest.mark.parametrize("target", ["dev", "prod"])

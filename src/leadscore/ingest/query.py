@@ -1,9 +1,11 @@
-"""Landing -> bronze + silver in one streaming query: each new file once, every row accounted for, exactly once.
+"""Landing (or a Kafka topic) -> bronze + silver in one streaming query: each new file or message once, every row
+accounted for, exactly once.
 
 `leadscore ingest` runs the query with an availableNow trigger (what has landed, then it stops) and `leadscore
 stream` keeps it running beside the scores query: there is one ingestion path.
 
-Per micro-batch, the stream parses the batch's files (ingest.bronze) and Spark's streaming de-duplication marks the
+Per micro-batch, the stream parses the batch's files (ingest.bronze) or messages (ingest.messages; the source is
+ingest.sources) and Spark's streaming de-duplication marks the
 contents it has never seen (state in the query's checkpoint, so telling a re-delivery costs the same whatever
 silver holds); `IngestBatch` then writes bronze, silver, quarantine and duplicates from that one parse, each write
 idempotent for its (query, batch).
@@ -22,7 +24,7 @@ from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery
 
 from leadscore.config import Config
-from leadscore.ingest import bronze, landing, silver
+from leadscore.ingest import bronze, landing, silver, sources
 from leadscore.ingest.counts import BRONZE_RECORD, committed_batches, run_counts
 from leadscore.streaming import commit_tags
 from leadscore.streaming.commits import BatchCommits
@@ -43,10 +45,15 @@ HISTORY_PROOF = 500  # commits of bronze's history read to show one query wrote 
 BACKFILL_SETTINGS = {"spark.sql.codegen.maxFields": str(bronze.FIELD_COUNT + len(bronze.BRONZE_METADATA))}
 
 
+def judged(bronze_rows: DataFrame) -> DataFrame:
+    """Bronze rows, typed and judged by the expectations: all of it stateless, so it is part of the stream's own
+    plan, analysed once when the query starts rather than at every micro-batch."""
+    return silver.judge(silver.with_typed_columns(bronze_rows))
+
+
 def parsed_and_judged(files: DataFrame, encoding: str) -> DataFrame:
-    """Landing files -> bronze rows, typed and judged by the expectations: all of it stateless, so it is part of
-    the stream's own plan, analysed once when the query starts rather than at every micro-batch."""
-    return silver.judge(silver.with_typed_columns(bronze.to_bronze(files, encoding)))
+    """Landing files -> bronze rows, typed and judged."""
+    return judged(bronze.to_bronze(files, encoding))
 
 
 def deliveries(rows: DataFrame) -> DataFrame:
@@ -164,13 +171,14 @@ class IngestBatch:
     """foreachBatch: one parsed batch -> bronze, silver, quarantine and duplicates, each append idempotent.
 
     `look_for_earlier`: bronze existed when the query started, so it may hold earlier landings (`EarlierLandings`),
-    looked for by the first batch the run executes.
+    looked for by the first batch the run executes. `counts_files`: the rows come from files (not messages).
     """
 
-    def __init__(self, config: Config, commits: BatchCommits, *, look_for_earlier: bool):
+    def __init__(self, config: Config, commits: BatchCommits, *, look_for_earlier: bool, counts_files: bool = True):
         self.config = config
         self.commits = commits
         self.look_for_earlier = look_for_earlier
+        self.counts_files = counts_files
         self.earlier: EarlierLandings | None = None
 
     def _append(self, logical: str, rows: DataFrame, batch_id: int, size: int, record: dict | None = None) -> None:
@@ -200,7 +208,7 @@ class IngestBatch:
         new_contents, size, files, repaired = batch.agg(
             F.count_if(F.col(PROBE)),
             F.count_if(~F.col(PROBE)),
-            F.count_if(F.col("_line_number") == bronze.FIRST_RECORD_LINE),
+            F.count_if(F.col("_line_number") == bronze.FIRST_RECORD_LINE) if self.counts_files else F.lit(0),
             F.count("_repair"),
         ).first()
         # As many contents never seen as rows: every row is the first delivery of a new content, so there is nothing
@@ -225,9 +233,10 @@ class IngestBatch:
                 self._append(logical, rows_of(classified), batch_id, counts[outcome])
 
 
-def checkpoint_for(config: Config, source: str) -> str:
-    """One ingest checkpoint per landing source, however it is spelled: a second source is a second stream."""
-    key = hashlib.sha1(landing.normalised_source(source).encode()).hexdigest()[:12]
+def checkpoint_for(config: Config, source: str | sources.Source) -> str:
+    """One ingest checkpoint per source (a landing path however it is spelled, a topic at its brokers): a second
+    source is a second stream."""
+    key = hashlib.sha1(sources.required(source, config).key.encode()).hexdigest()[:12]
     return config.checkpoint(f"ingest_{key}")
 
 
@@ -259,35 +268,33 @@ def create_tables(spark: SparkSession, config: Config, parsed_schema: T.StructTy
         config.table(logical).create_if_missing(spark, schemas[logical])
 
 
-def start(spark: SparkSession, config: Config, source: str, *, available_now: bool) -> StreamingQuery:
-    """Starts the ingest query over a landing folder (or one file)."""
-    source = landing.normalised_source(source)
-    landing.check_landing(spark, source)
+def start(spark: SparkSession, config: Config, source: str | sources.Source, *, available_now: bool) -> StreamingQuery:
+    """Starts the ingest query over a landing folder (or one file) or a Kafka topic."""
+    source = sources.required(source, config)
+    rows = source.bronze_rows(spark, config)  # a missing landing path stops here, before the lock
     checkpoint = checkpoint_for(config, source)
     QueryLock.acquire(checkpoint, "ingest")
     # Asked before the tables are created: in a new lakehouse there is no bronze, so no earlier landings.
-    look_for_earlier = config.table("bronze_leads").exists(spark)
-    encoding = config.ingest.encoding
-    bronze.legacy_charsets(spark, encoding)
-    files = landing.read_landing(spark, source, config.ingest.max_files_per_trigger)
-    parsed = parsed_and_judged(files, encoding)
+    look_for_earlier = source.may_repeat_landed and config.table("bronze_leads").exists(spark)
+    parsed = judged(rows)
     create_tables(spark, config, parsed.schema)
+    batch = IngestBatch(
+        config, BatchCommits(checkpoint), look_for_earlier=look_for_earlier, counts_files=source.has_files
+    )
     writer = (
-        deliveries(parsed)
-        .writeStream.queryName("ingest")
-        .foreachBatch(IngestBatch(config, BatchCommits(checkpoint), look_for_earlier=look_for_earlier))
-        .option("checkpointLocation", checkpoint)
+        deliveries(parsed).writeStream.queryName("ingest").foreachBatch(batch).option("checkpointLocation", checkpoint)
     )
     with session_settings(spark, BACKFILL_SETTINGS if available_now else {}):  # the query's, not the session's
         return trigger(writer, available_now, config.stream.trigger_seconds).start()
 
 
-def ingest(spark: SparkSession, config: Config, source: str) -> dict[str, int]:
+def ingest(spark: SparkSession, config: Config, source: str | sources.Source | None) -> dict[str, int]:
     """Ingests what has landed (availableNow) and returns this run's counts."""
+    source = sources.required(source, config)
     checkpoint = checkpoint_for(config, source)
     first_batch = committed_batches(spark, checkpoint)
     with progress_logged(spark):
-        log.info("ingest: new files from %s -> bronze, silver, quarantine, duplicates", source)
+        log.info("ingest: what is new in %s -> bronze, silver, quarantine, duplicates", source)
         query = await_query(start(spark, config, source, available_now=True))
     return run_counts(spark, config, str(query.id), range(first_batch, committed_batches(spark, checkpoint)))
 

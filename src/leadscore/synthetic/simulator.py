@@ -1,13 +1,17 @@
-"""Replays leads into a landing folder as files over time, with follow-up activity on leads seen before.
+"""Replays leads into a landing folder as files over time (or into a Kafka topic as bursts of messages), with
+follow-up activity on leads seen before.
 
 The stream's MERGE needs both kinds of row to be exercised: new leads to insert, and newer events of known leads to
 update, so that the scores table gains history. Every draw comes from one seeded stream: the same arguments give
 the same files. Files are written by generator.write_csv (the export's format) under a hidden name, then renamed
-into place, so a stream watching the folder never sees part of one.
+into place, so a stream watching the folder never sees part of one. Into a topic, each row is one message: a JSON
+object keyed by the export's header names, keyed by the prospect id (so a lead's events share a partition, in order).
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import os
 import threading
@@ -18,6 +22,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from leadscore.errors import LeadscoreError
 from leadscore.schema import PLACEHOLDER, SOURCE_HEADER
@@ -48,8 +54,19 @@ log = logging.getLogger("leadscore")
 
 
 @dataclass(frozen=True)
+class Topic:
+    """A Kafka topic to replay into, instead of a landing folder."""
+
+    bootstrap_servers: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"topic {self.name} at {self.bootstrap_servers}"
+
+
+@dataclass(frozen=True)
 class ReplayedFile:
-    path: Path
+    path: Path | Topic  # the file landed, or the topic a burst of messages went to
     number: int
     rows: int  # follow-ups included
     follow_ups: int
@@ -189,9 +206,56 @@ def _land(path: Path, rows: list[Row], after_ns: int) -> int:
     return stamp
 
 
+def message(row: Row) -> tuple[bytes, bytes]:
+    """A row as a Kafka message: (key: the prospect id, value: a JSON object keyed by the export's header names)."""
+    return row[ID].encode(), json.dumps(dict(zip(SOURCE_HEADER, row, strict=True))).encode()
+
+
+class _Folder:
+    """Each batch of rows lands as one export file."""
+
+    def __init__(self, landing: Path):
+        earlier = sorted(landing.glob(FILE_GLOB))
+        if earlier:
+            raise LeadscoreError(
+                f"{landing} already holds replayed files ({earlier[0].name}, ...): replay into a new folder"
+            )
+        landing.mkdir(parents=True, exist_ok=True)
+        self.landing, self.stamp = landing, 0
+
+    def deliver(self, number: int, rows: list[Row]) -> Path:
+        path = self.landing / FILE_NAME.format(number)
+        self.stamp = _land(path, rows, self.stamp)
+        return path
+
+    def close(self) -> dict:
+        return {"landing": str(self.landing)}
+
+
+class _Producer:
+    """Each batch of rows is sent as messages, all acknowledged by the broker before the next batch."""
+
+    def __init__(self, topic: Topic):
+        try:
+            self.producer = KafkaProducer(bootstrap_servers=topic.bootstrap_servers, acks="all", linger_ms=5)
+        except KafkaError as error:
+            raise LeadscoreError(f"Kafka at {topic.bootstrap_servers}: {error}") from None
+        self.topic = topic
+
+    def deliver(self, number: int, rows: list[Row]) -> Topic:
+        for key, value in map(message, rows):
+            self.producer.send(self.topic.name, key=key, value=value)
+        self.producer.flush()
+        return self.topic
+
+    def close(self) -> dict:
+        self.producer.close()
+        return {"topic": self.topic.name, "bootstrap_servers": self.topic.bootstrap_servers}
+
+
 def replay(
     source: str | Path,
-    landing: str | Path,
+    landing: str | Path | Topic,
     files: int,
     interval_seconds: float = 0.0,
     *,
@@ -202,7 +266,8 @@ def replay(
     on_file: Callable[[ReplayedFile], None] | None = None,
     stop: threading.Event | None = None,
 ) -> dict:
-    """Replays `source` (an export CSV, or "generated") into `landing` as `files` files, `interval_seconds` apart.
+    """Replays `source` (an export CSV, or "generated") into `landing` as `files` files, `interval_seconds` apart;
+    into a `Topic`, as `files` bursts of messages.
 
     `rows` limits an export to its first rows and is required for generated leads. Follow-ups come from earlier
     files and from the leads of `seen` (an export already ingested). `on_file` is called after each file lands;
@@ -213,27 +278,23 @@ def replay(
         raise LeadscoreError(f"the interval must not be negative, not {interval_seconds}")
     if seed < 0:
         raise LeadscoreError(f"the seed must not be negative, not {seed}")
-    out = Path(landing)
-    out.mkdir(parents=True, exist_ok=True)
-    earlier = sorted(out.glob(FILE_GLOB))
-    if earlier:
-        raise LeadscoreError(f"{out} already holds replayed files ({earlier[0].name}, ...): replay into a new folder")
     seen_rows = read_export(seen) if seen else []
     batches = with_follow_ups(source_batches(source, files, rows, seed), follow_up_share, seed, seen_rows)
+    first = next(batches)  # the arguments are checked before anything is written or connected to
+    sink = _Producer(landing) if isinstance(landing, Topic) else _Folder(Path(landing))
     wait = stop.wait if stop is not None else time.sleep
-    written = total_rows = total_follow_ups = stamp = 0
-    for number, (batch, follow_ups) in enumerate(batches, start=1):
+    written = total_rows = total_follow_ups = 0
+    for number, (batch, follow_ups) in enumerate(itertools.chain([first], batches), start=1):
         if number > 1 and interval_seconds:
             wait(interval_seconds)
         if stop is not None and stop.is_set():
             break
-        path = out / FILE_NAME.format(number)
-        stamp = _land(path, batch, stamp)
+        where = sink.deliver(number, batch)
         written, total_rows, total_follow_ups = number, total_rows + len(batch), total_follow_ups + follow_ups
-        log.info("simulate: %s, %d rows (%d follow-ups), file %d of %d", path, len(batch), follow_ups, number, files)
+        log.info("simulate: %s, %d rows (%d follow-ups), %d of %d", where, len(batch), follow_ups, number, files)
         if on_file is not None:
-            on_file(ReplayedFile(path, number, len(batch), follow_ups))
-    return {"files": written, "rows": total_rows, "follow_ups": total_follow_ups, "landing": str(out)}
+            on_file(ReplayedFile(where, number, len(batch), follow_ups))
+    return {"files": written, "rows": total_rows, "follow_ups": total_follow_ups, **sink.close()}
 
 
 def split_export(
