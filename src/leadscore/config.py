@@ -88,6 +88,15 @@ class MonitorSettings:
 
 
 @dataclass(frozen=True)
+class AbSettings:
+    experiment: str
+    challenger_share: float
+    salt: str
+    level: float
+    power: float
+
+
+@dataclass(frozen=True)
 class ConsoleSettings:
     reader: str
     refresh_seconds: float
@@ -115,6 +124,7 @@ class Config:
     feature_sets: dict[str, tuple[str, ...]]
     monitor: MonitorSettings
     console: ConsoleSettings
+    ab: AbSettings
 
     def table(self, logical: str) -> Table:
         return table_ref(logical, self.storage, self.lakehouse, self.catalog, self.schema)
@@ -202,6 +212,9 @@ def load_config(
         raise LeadscoreError(f"monitor.thresholds must give positive {', '.join(THRESHOLDS)}: {monitor.thresholds}")
     if monitor.bins < 2 or monitor.max_categories < 1 or monitor.window_hours <= 0:
         raise LeadscoreError("monitor needs bins >= 2, max_categories >= 1 and window_hours > 0")
+    ab = AbSettings(**{**raw["ab"], "experiment": str(raw["ab"]["experiment"]), "salt": str(raw["ab"]["salt"])})
+    if not 0 <= ab.challenger_share <= 1 or not 0 < ab.level < 1 or not 0 < ab.power < 1:
+        raise LeadscoreError("ab needs 0 <= challenger_share <= 1, and level and power strictly between 0 and 1")
     console = ConsoleSettings(**raw["console"])
     if console.reader not in READERS:
         raise LeadscoreError(f"console.reader must be one of {', '.join(READERS)}, not {console.reader!r}")
@@ -228,6 +241,7 @@ def load_config(
         feature_sets=feature_sets,
         monitor=monitor,
         console=console,
+        ab=ab,
     )
 
 
