@@ -252,9 +252,7 @@ def replay(
         raise LeadscoreError(f"{out} already holds replayed files ({earlier[0].name}, ...): replay into a new folder")
     seen_rows = read_export(seen) if seen else []
     followed = with_follow_ups(source_batches(source, files, rows, seed), follow_up_share, seed, seen_rows)
-    batches = (
-        with_outcomes(followed, outcomes_after_files) if outcomes_after_files else (b + (0,) for b in followed)
-    )
+    batches = with_outcomes(followed, outcomes_after_files) if outcomes_after_files else (b + (0,) for b in followed)
     wait = stop.wait if stop is not None else time.sleep
     written = total_rows = total_follow_ups = total_outcomes = stamp = 0
     for number, (batch, follow_ups, outcomes) in enumerate(batches, start=1):
