@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "stream": "stream",
     "demo": "demo",
     "monitor": "monitor",
+    "ab-report": "ab_report",
     "console": "console",
 }
 
