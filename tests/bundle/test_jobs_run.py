@@ -19,6 +19,7 @@ from pathlib import Path
 import bundle_check
 import pytest
 import yaml
+from chispa import assert_df_equality
 from test_bundle import BUNDLE_VALUES, wheel_tasks
 
 from leadscore import cli
@@ -32,6 +33,7 @@ from tests.helpers.training import small_candidates
 ROOT = bundle_check.ROOT
 # The jobs are independent in the bundle (schedules, a continuous job): this is the order their data flows in.
 ORDER = ("ingest", "train", "score_stream", "monitor", "retrain")
+JOBS = {key: job for key, (_, job) in bundle_check.load().jobs().items()}
 LOCAL_CATALOG = "spark_catalog"
 VOLUMES = "/Volumes/"
 
@@ -60,11 +62,13 @@ def in_volumes(root: Path, value: str) -> str:
 
 
 def test_topology_matches_the_two_queries():
-    """ingest reads the landing volume; score_stream never starts ingestion (no --source: silver -> gold only)."""
+    """ingest runs the live query over the landing volume and leaves the MERGE to score_stream, which never starts
+    ingestion (no --source: silver -> gold only); both are the stream command."""
     tasks = dict(wheel_tasks())
     ingest, score_stream = tasks["ingest"]["parameters"], tasks["score_stream"]["parameters"]
-    assert ingest[ingest.index("--source") + 1] == "${var.landing_path}"
-    assert "--source" not in score_stream
+    assert ingest[ingest.index("--source") + 1] == "${var.landing_path}" and "--no-merge" in ingest
+    assert "--source" not in score_stream and "--no-merge" not in score_stream
+    assert command(tasks["ingest"]["entry_point"]) == command(tasks["score_stream"]["entry_point"]) == "stream"
     assert set(tasks) == set(ORDER), "place every job in ORDER"
 
 
@@ -136,11 +140,10 @@ def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, tmp_path, 
     for job in ORDER:
         entry_point, argv = tasks[job]
         argv = [in_volumes(workspace, p) for p in argv]
-        if job == "score_stream":
-            # The one difference from the declaration: the job's query runs without an end (its trigger interval);
-            # here it must end for the test to go on, so it runs availableNow instead.
-            at = argv.index("--trigger-seconds")
-            argv[at : at + 2] = ["--available-now"]
+        if "continuous" in JOBS[job]:
+            # The one difference from the declaration: a continuous job's queries run without an end (their
+            # triggers); here they must end for the test to go on, so they run availableNow instead.
+            argv.append("--available-now")
         status, results[job] = run_entry_point(entry_point, argv, capsys)
         assert status == 0, f"{job}: `{entry_point} {' '.join(argv)}` exited {status}: {results[job]}"
 
@@ -156,6 +159,8 @@ def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, tmp_path, 
     silver_leads = tables["silver_leads"].select("prospect_id").distinct().count()
     scores = tables["gold_lead_scores"]
     assert scores.count() == scores.select("prospect_id").distinct().count() == silver_leads
+    view = spark.table(f"{LOCAL_CATALOG}.{schema}.gold_lead_scores_live")  # the agents' view, made by the stream
+    assert_df_equality(view.orderBy("prospect_id"), scores.orderBy("prospect_id"), ignore_nullable=True)
 
     config = config_from(cli.build_parser().parse_args([command(tasks["monitor"][0]), *tasks["monitor"][1]]))
     client = tracking.client(config)
