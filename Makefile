@@ -14,7 +14,7 @@ DATABRICKS := .cache/databricks-cli/v$(DATABRICKS_CLI_VERSION)/databricks
 # CLI cannot be installed.
 BUNDLE_SCHEMA := ../shared/databricks/bundle-schema-v$(DATABRICKS_CLI_VERSION).json
 
-.PHONY: setup jars class-archive test lint demo console bench bench-smoke validate databricks-cli clean
+.PHONY: setup jars class-archive test lint demo console bench bench-quick bench-smoke validate databricks-cli clean
 
 setup: $(STAMP) jars class-archive
 
@@ -28,8 +28,8 @@ $(STAMP): requirements.lock pyproject.toml
 jars: $(STAMP)
 	@$(PY) -m leadscore.spark fetch-jars >/dev/null
 
-# The JVM's class-data archive (src/leadscore/class_archive.py): made once for this JDK and these pins (~2 min),
-# then mapped by every local session, which starts seconds sooner. A no-op while .cache/jvm holds it.
+# The JVM's class-data archive (src/leadscore/class_archive.py): made once for this JDK and these pins, then mapped
+# by every local session, which starts sooner (docs/performance.md, Ingest). A no-op while .cache/jvm holds it.
 class-archive: jars
 	@$(PY) -m leadscore.class_archive
 
@@ -81,12 +81,18 @@ validate: setup
 	  for target in dev prod; do $(DATABRICKS) bundle validate -t $$target || exit 1; done; \
 	fi
 
-# Benchmarks of issue 6 (docs/performance.md): full scale by default; BENCH_SCALE=small|tiny for a quick pass,
+# The benchmark (docs/performance.md, Method): full scale by default; BENCH_SCALE=small|tiny for a quick pass,
 # BENCH_ARGS for flags (e.g. BENCH_ARGS="--phases ingest_small,latency"). Writes bench/results/latest.{json,md}.
 bench: setup
 	$(PY) bench/run.py $(BENCH_ARGS)
 
-# The benchmark end to end at a tiny scale: every phase runs and writes the stable keys.
+# The headline figures, each beside the stack's own ceiling, in under 10 minutes: writes bench/results/quick.{json,md}
+# with latest.json's keys. BENCH_BASELINE=<another checkout> runs each leg for that checkout and this one alternately
+# (A B A B, BENCH_ROUNDS rounds, 2 by default) and prints both with B/A. Sizes: bench/quick.py.
+bench-quick: setup
+	$(PY) bench/quick.py
+
+# Both benchmarks end to end at a tiny size: every phase and leg runs and writes the stable keys.
 bench-smoke: setup
 	$(VENV)/bin/pytest -q -m bench
 

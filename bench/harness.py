@@ -1,9 +1,10 @@
 """What every bench phase shares: where things live, the generated inputs, a phase child's Spark session, running a
-child process while sampling its memory, and writing the results (latest.json, latest.md) with the machine they were
-taken on.
+child process while sampling its memory, and writing the results (latest.json, latest.md) with the machine and
+commit they were taken on.
 
-The parent (`run.py`) runs each phase's child as `bench/run.py --child NAME --args JSON` through `run_child`, so each
-child is a fresh driver whose peak resident memory is its own; a child's last stdout line is its JSON.
+The parent (`run.py`, or `quick.py` for each checkout it compares) runs each child as `bench/run.py --child NAME
+--args JSON` through `run_child`, so each child is a fresh driver whose peak resident memory is its own; a child's
+last stdout line is its JSON.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ SEED = 11
 ROWS_PER_FILE = 100_000
 
 # The figures latest.json always holds (null when their phase did not run or failed), in latest.md's order, and the
-# targets the issues set for some of them.
-TARGETS = {  # issues 6, 10 and 11, on this 2-core machine
+# targets set for some of them.
+TARGETS = {  # on a 2-core machine
     "ingest_rows_per_s": (">=", 100_000),
     "ingest_share_of_ceiling": (">=", 0.5),
     "transform_rows_per_s": (">=", 200_000),
@@ -169,9 +170,8 @@ def tree_resident_bytes(memory: dict[int, tuple[int, int, int]]) -> int:
 
     A child whose RSS and virtual size both equal its parent's is its parent's memory seen a second time, not more
     memory: the JVM starts a helper (Hadoop's `chmod`, a shell) by vfork and exec, and between the two the child
-    shares its parent's pages. Caught there by a sample, it doubled a peak: 6,380 MB for a 3.2 GB ingest
-    (docs/performance.md). Equal within SAME_MEMORY_TOLERANCE: the two are read one after the other while the JVM
-    runs, and an exact match missed one (a stream process of 2.4 GB reported at 4,757 MB).
+    shares its parent's pages, and a sample caught there would double a peak. Equal within SAME_MEMORY_TOLERANCE:
+    the two are read one after the other while the JVM runs, so an exact match can miss one.
     """
 
     def close(mine: int, theirs: int) -> bool:
@@ -183,11 +183,14 @@ def tree_resident_bytes(memory: dict[int, tuple[int, int, int]]) -> int:
     return sum(rss for ppid, rss, vms in memory.values() if not shares_parents(ppid, rss, vms))
 
 
-def run_child(argv: list[str], label: str) -> tuple[dict | None, float, float, int]:
-    """Runs a process, sampling the resident memory of its whole tree; (last-line JSON, wall s, peak MB, rc)."""
+def run_child(
+    argv: list[str], label: str, *, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> tuple[dict | None, float, float, int]:
+    """Runs a process (in `cwd`, with `env` when given), sampling the resident memory of its whole tree; (last-line
+    JSON, wall s, peak MB, rc)."""
     say(f"{label}: {shlex.join(argv)}")
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=cwd, env=env)
     with TreeSampler(proc.pid) as tree:
         out, _ = proc.communicate()
     wall = time.perf_counter() - started
@@ -211,13 +214,37 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 2) if numerator and denominator else None
 
 
-def machine() -> dict:
-    """What the figures were taken on (a figure means little without its cores, versions, commit and load)."""
+def sized(defaults: dict) -> dict:
+    """`defaults` (a scale's sizes), each overridden by its BENCH_<KEY> variable, and the real-time trigger."""
+    chosen = dict(defaults)
+    for key in chosen:
+        env = os.environ.get(f"BENCH_{key.upper()}")
+        if env:
+            chosen[key] = int(float(env))
+    chosen["trigger_seconds"] = float(os.environ.get("BENCH_TRIGGER_SECONDS", "0.5"))
+    return chosen
+
+
+def commit_of(checkout: Path) -> dict:
+    """The commit a checkout is at, and whether its tracked files differ from it."""
 
     def git(*a: str) -> str | None:
-        done = subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT, check=False)
+        done = subprocess.run(["git", *a], capture_output=True, text=True, cwd=checkout, check=False)
         return done.stdout.strip() or None
 
+    return {
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15-minute load averages: on a shared machine, what a figure was taken under."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine() -> dict:
+    """What the figures were taken on (a figure means little without its cores, versions, commit and load)."""
     return {
         "cores": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
@@ -225,9 +252,8 @@ def machine() -> dict:
         "delta_version": version("delta-spark"),
         "python": sys.version.split()[0],
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": git("rev-parse", "HEAD"),
-        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        **commit_of(ROOT),
+        "load_average_at_start": load_average(),
     }
 
 
@@ -261,10 +287,14 @@ def markdown(result: dict) -> str:
     return head + "\n" + "\n".join(rows) + "\n"
 
 
+def replace_file(path: Path, text: str) -> None:
+    """Writes `path` whole (aside, then renamed), so a run cut short leaves the last complete file, never half."""
+    temp = path.with_name(f"{path.name}.tmp")
+    temp.write_text(text)
+    temp.replace(path)
+
+
 def write(result: dict, out: Path) -> None:
-    """latest.json and latest.md, each replaced whole (written aside, then renamed), so a run cut short leaves the
-    last complete results, never half a file."""
-    for name, text in (("latest.json", json.dumps(result, indent=2) + "\n"), ("latest.md", markdown(result))):
-        temp = out / f"{name}.tmp"
-        temp.write_text(text)
-        temp.replace(out / name)
+    """latest.json and latest.md, each replaced whole."""
+    replace_file(out / "latest.json", json.dumps(result, indent=2) + "\n")
+    replace_file(out / "latest.md", markdown(result))

@@ -1,14 +1,18 @@
-"""leadscore benchmarks (issues 6, 10, 11): ingest, training, transform, backlog drain, MERGE of updates,
+"""leadscore benchmarks: ingest, training, transform, backlog drain, MERGE of updates,
 steady-state latency beside the original design, driver memory, and per-batch cost as the tables grow. Writes
-bench/results/latest.json and latest.md.
+bench/results/latest.json and latest.md. The quick bench (bench/quick.py) runs this file's children too.
 
 Beside our figures, the same run measures the ceiling of this stack on the same inputs (Spark's CSV reader -> a
 plain Delta append; a plain Delta append of the scored leads; a bare file stream -> Delta append for latency) and
 reports ours as a share of it: a ratio survives a noisy machine, absolute rows/s do not.
 
-    .venv/bin/python bench/run.py                         # full scale (what `make bench` runs and docs report)
-    BENCH_SCALE=small .venv/bin/python bench/run.py       # a quick pass (minutes)
+    make bench                                    # full scale: every phase, what docs/performance.md reports
+    BENCH_SCALE=small make bench                  # every phase on smaller sizes
+    BENCH_ARGS="--phases ingest_1m,latency" make bench   # a subset of the phases (flags as below)
     .venv/bin/python bench/run.py --scale tiny --phases ingest_small,latency --out /tmp/b
+    make bench-quick                              # the headline figures beside their ceilings, in minutes
+    BENCH_BASELINE=<another checkout> make bench-quick   # that checkout and this one, A B A B (bench/quick.py)
+    make bench-smoke                              # both benches at a tiny size: every phase runs, keys are written
 
 Every phase runs in its own process (a fresh Spark driver), so each phase's peak resident memory (the Python
 driver and its JVM, the whole process tree) is its own. Progress goes to stderr; results are rewritten after every
@@ -34,7 +38,7 @@ import sys
 import threading
 from pathlib import Path
 
-from harness import CACHE, KEYS, RESULTS, generated, machine, markdown, say, write
+from harness import CACHE, KEYS, RESULTS, generated, load_average, machine, markdown, say, sized, write
 from phases import drain, flat_cost, ingest, latency, memory, model, transform
 
 SCALES = {
@@ -53,17 +57,6 @@ CHILDREN = {"ingest": ingest.child_ingest, "ingest_ceiling": ingest.child_ingest
             "flat_cost": flat_cost.child_flat_cost, "flat_cost_build": flat_cost.child_flat_cost_build}  # fmt: skip
 
 
-def settings(scale: str) -> dict:
-    """The scale's sizes, each overridden by its BENCH_<KEY> variable, and the real-time trigger."""
-    chosen = dict(SCALES[scale])
-    for key in chosen:
-        env = os.environ.get(f"BENCH_{key.upper()}")
-        if env:
-            chosen[key] = int(float(env))
-    chosen["trigger_seconds"] = float(os.environ.get("BENCH_TRIGGER_SECONDS", "0.5"))
-    return chosen
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=SCALES, default=os.environ.get("BENCH_SCALE", "full"))
@@ -76,6 +69,7 @@ def main() -> int:
         action="store_true",
         help="run the 10M-row memory phase at the same time as the others (saves its wall time; slows the others)",
     )
+    # A child (CHILDREN) in this process: what the phases and the quick bench run in a fresh driver
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -91,7 +85,7 @@ def main() -> int:
     unknown = set(phases) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
-    sizes = settings(args.scale)
+    sizes = sized(SCALES[args.scale])
     work = args.work or CACHE / "run"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -111,14 +105,14 @@ def main() -> int:
 
     def _record(phase: str, keys: dict, details: dict | None, wall: float, peak: int, rc: int) -> None:
         result.update({k: v for k, v in keys.items() if details is not None})
-        load = round(os.getloadavg()[0], 2)
+        load = load_average()[0]
         result["load"].update({k: load for k in keys})
         result["phases"][phase] = {
             "details": details,
             "wall_seconds": round(wall, 1),
             "peak_rss_mb": peak,
             "exit": rc,
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "load_average_after": load_average(),
         }
         write(result, args.out)
 
@@ -162,7 +156,7 @@ def main() -> int:
     if beside is not None:
         say("waiting for the 10M-row memory phase running beside the others")
         beside.join()
-    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine"]["load_average_at_end"] = load_average()
     write(result, args.out)
     say(f"results in {args.out / 'latest.json'} and {args.out / 'latest.md'}")
     print(markdown(result))

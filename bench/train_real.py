@@ -1,4 +1,4 @@
-"""Issue 3's quality bar on the real sample, end to end: ingest -> gold -> train each feature set, test metrics as JSON.
+"""The model-quality bar on the real sample, end to end: ingest -> gold -> train each feature set, test metrics as JSON.
 
 Each step is the `leadscore` command a user runs, in its own process (so each training's wall time is its own):
 
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "leads.csv"
 LEADSCORE = Path(sys.executable).with_name("leadscore")
-# The bar issue 3 sets on the test split.
+# The bar on the test split.
 BARS = {"full": {"auc_roc": 0.985, "accuracy": 0.95}, "pre_contact": {"auc_roc": 0.91}}
 
 

@@ -3,7 +3,7 @@ empty `lead_scores` by the real-time path run once (availableNow), in leads/s (`
 against the ceiling of this stack, the same scored leads read and appended to a new Delta table
 (`drain_ceiling_leads_per_s`), ours reported as a share of it (`drain_share_of_ceiling`). Then follow-ups for a
 tenth of the leads are ingested and MERGEd into the million (`update_merge_leads_per_s`, with the MERGE's own
-metrics).
+metrics); the quick bench leaves that part out (`update_merge: false`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def _follow_ups(landing: Path, count: int, out: Path) -> int:
 
 
 def child_drain(args: dict) -> dict:
-    """The drain, its ceiling and the update MERGE, in one driver: each needs what the one before left (every lead
-    scored, then the scored table to copy and to merge into)."""
+    """The drain, its ceiling and (unless `update_merge` is false) the update MERGE, in one driver: each needs what
+    the one before left (every lead scored, then the scored table to copy and to merge into)."""
     from leadscore import realtime
     from leadscore.ingest.query import ingest
 
@@ -55,6 +55,15 @@ def child_drain(args: dict) -> dict:
     ceiling_seconds = time.perf_counter() - started
     shutil.rmtree(plain_copy)
     say(f"drain ceiling: {leads:,} leads appended in {ceiling_seconds:.1f}s")
+    drained = {
+        "leads": leads,
+        "drain_seconds": round(drain_seconds, 2),
+        "drain_leads_per_s": round(leads / drain_seconds),
+        "drain_ceiling_seconds": round(ceiling_seconds, 2),
+        "drain_ceiling_leads_per_s": round(leads / ceiling_seconds),
+    }
+    if not args.get("update_merge", True):
+        return drained
 
     updates = Path(args["updates"])
     updates.mkdir(parents=True, exist_ok=True)
@@ -68,11 +77,7 @@ def child_drain(args: dict) -> dict:
     history = scores.history(spark, 1).first()["operationMetrics"]
     say(f"update: {updated:,} follow-ups merged in {update_seconds:.1f}s")
     return {
-        "leads": leads,
-        "drain_seconds": round(drain_seconds, 2),
-        "drain_leads_per_s": round(leads / drain_seconds),
-        "drain_ceiling_seconds": round(ceiling_seconds, 2),
-        "drain_ceiling_leads_per_s": round(leads / ceiling_seconds),
+        **drained,
         "updated": updated,
         "update_ingest_seconds": round(update_ingest_seconds, 2),
         "update_merge_seconds": round(update_seconds, 2),
@@ -83,16 +88,20 @@ def child_drain(args: dict) -> dict:
     }  # fmt: skip
 
 
+def drain_keys(details: dict | None) -> dict:
+    """The drain child's figures, from its JSON (the update MERGE's when it ran)."""
+    ours, ceiling = details and details["drain_leads_per_s"], details and details["drain_ceiling_leads_per_s"]
+    return {
+        "drain_leads_per_s": ours,
+        "drain_ceiling_leads_per_s": ceiling,
+        "drain_share_of_ceiling": ratio(ours, ceiling),
+        "update_merge_leads_per_s": details and details.get("update_merge_leads_per_s"),
+    }
+
+
 def drain_phase(lake_1m: Path, models: str, source: Path, work: Path, record) -> None:
     """The drain child on `lake_1m` (`source`: the files it was ingested from, for the follow-ups)."""
     argv = child_argv("drain", lakehouse=str(lake_1m), tracking_uri=models, source=str(source),
                       updates=str(work / "updates"), ceiling=str(work / "drain_ceiling"))  # fmt: skip
     d, w, p, rc = run_child(argv, "drain")
-    ours, ceiling = d and d["drain_leads_per_s"], d and d["drain_ceiling_leads_per_s"]
-    keys = {
-        "drain_leads_per_s": ours,
-        "drain_ceiling_leads_per_s": ceiling,
-        "drain_share_of_ceiling": ratio(ours, ceiling),
-        "update_merge_leads_per_s": d and d["update_merge_leads_per_s"],
-    }
-    record("drain", keys, d, w, p, rc)
+    record("drain", drain_keys(d), d, w, p, rc)

@@ -47,6 +47,22 @@ def child_ingest_ceiling(args: dict) -> dict:
             "driver_memory": INGEST_HEAP}  # fmt: skip
 
 
+def ingest_keys(size: str, ours: dict | None, peak_mb: int) -> dict:
+    """Our ingest's figures at `size` ("100k" or "1m", the phases' two sizes) from its child's JSON and peak RSS."""
+    rows_per_s = ours and ours["rows_per_s"]
+    if size == "100k":
+        return {"ingest_rows_per_s_100k": rows_per_s}
+    return {"ingest_rows_per_s_1m": rows_per_s, "ingest_rows_per_s": rows_per_s, "peak_rss_mb_1m": peak_mb}
+
+
+def ceiling_keys(size: str, ceiling: dict | None, ours_rows_per_s: int | None) -> dict:
+    """The ceiling's figures at `size` from its child's JSON, and ours as a share of it."""
+    rows_per_s = ceiling and ceiling["rows_per_s"]
+    suffix = "_100k" if size == "100k" else ""
+    return {f"ingest_ceiling_rows_per_s{suffix}": rows_per_s,
+            f"ingest_share_of_ceiling{suffix}": ratio(ours_rows_per_s, rows_per_s)}  # fmt: skip
+
+
 def ingest_phase(phase: str, lake: Path, source: Path, work: Path, record) -> bool:
     """Our ingest of the files, then the stack's ceiling on the same files (each in its own driver); True when
     ours succeeded."""
@@ -55,13 +71,8 @@ def ingest_phase(phase: str, lake: Path, source: Path, work: Path, record) -> bo
     argv = child_argv("ingest_ceiling", lakehouse=str(plain), source=str(source))
     c, cw, cp, crc = run_child(argv, f"{phase} ceiling")
     shutil.rmtree(plain, ignore_errors=True)
-    ours, ceiling = d and d["rows_per_s"], c and c["rows_per_s"]
-    if phase == "ingest_small":
-        record(phase, {"ingest_rows_per_s_100k": ours}, d, w, p, rc)
-        record(f"{phase}_ceiling", {"ingest_ceiling_rows_per_s_100k": ceiling,
-                                    "ingest_share_of_ceiling_100k": ratio(ours, ceiling)}, c, cw, cp, crc)  # fmt: skip
-    else:
-        record(phase, {"ingest_rows_per_s_1m": ours, "ingest_rows_per_s": ours, "peak_rss_mb_1m": p}, d, w, p, rc)
-        record(f"{phase}_ceiling", {"ingest_ceiling_rows_per_s": ceiling,
-                                    "ingest_share_of_ceiling": ratio(ours, ceiling)}, c, cw, cp, crc)  # fmt: skip
+    size = "100k" if phase == "ingest_small" else "1m"
+    ours = ingest_keys(size, d, p)
+    record(phase, ours, d, w, p, rc)
+    record(f"{phase}_ceiling", ceiling_keys(size, c, ours[f"ingest_rows_per_s_{size}"]), c, cw, cp, crc)
     return rc == 0

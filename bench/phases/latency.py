@@ -5,7 +5,8 @@ file per 30-second trigger, typed, scored and appended: `latency_ratio_to_seed`)
 files' lines, unparsed, appended to Delta on a near-zero trigger: `latency_ratio_to_floor`). Beside the latencies:
 per-batch time of each query, Catalyst's planning time per batch and the Delta commit time, after the warm-up; and
 the peak resident memory of this driver and its JVM while our queries run (`latency_stream_peak_rss_mb`: what a
-`leadscore stream` process holds; the child's own peak also covers the other legs and the latencies' reads).
+`leadscore stream` process holds; the child's own peak also covers the other legs and the latencies' reads). The
+child's `legs` and `warmup_seconds` let the quick bench run ours and the floor alone, after a shorter warm-up.
 """
 
 from __future__ import annotations
@@ -176,45 +177,21 @@ def _commit_figures(commits: list[dict]) -> dict:
     return figures
 
 
-def child_latency(args: dict) -> dict:
-    """Files land at one a second into our two queries; then, on the same traffic, into the original design; then
-    into the bare file stream. One after another, each alone on the machine: run at once, the three shared its 2
-    cores and each measured the others' load as much as its own.
+def landing(lakehouse: Path, leg: str) -> str:
+    """The leg's own landing folder: each leg gets its own copy of the traffic."""
+    folder = lakehouse / f"landing_{leg}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
 
-    Steady state starts after the warm-up: latencies count the rows landed after it; per-batch figures, Delta
-    commits and Catalyst's rule time count what our queries ran after it (the rule timer is JVM-wide, so it is read
-    before the original design starts).
-    """
+
+def _ours(spark, config, lakehouse: Path, land) -> dict:
+    """Our two queries on the traffic. Steady state starts after the warm-up: latencies count the rows landed after
+    it; per-batch figures, Delta commits and Catalyst's rule time count what the queries ran after it (the rule
+    timer is JVM-wide, so it is read before another leg starts)."""
     from leadscore import realtime
-    from leadscore.synthetic.simulator import GENERATED, replay
-
-    lakehouse = Path(args["lakehouse"])
-    spark, config = session(
-        lakehouse, args["tracking_uri"], stream=True, **{"stream.trigger_seconds": args["trigger_seconds"]}
-    )
-    spark.conf.set("spark.sql.streaming.numRecentProgressUpdates", "100000")  # every batch of the run, not the last 100
-    files = int(args["seconds"])
-    warmup = WARMUP_SECONDS if files >= 4 * WARMUP_SECONDS else 0  # a tiny run keeps every file
-
-    def landing(leg: str) -> str:
-        folder = lakehouse / f"landing_{leg}"
-        folder.mkdir(parents=True, exist_ok=True)
-        return str(folder)
-
-    def land(leg: str, on_warm=None) -> tuple[dict, int]:
-        """The leg's traffic into its own landing folder; (what landed, when steady state began in epoch ms)."""
-        say(f"latency ({leg}): one file of 50 leads per second for {files}s")
-        steady_ms = int(time.time() * 1000) + warmup * 1000
-        timer = threading.Timer(warmup, on_warm) if on_warm else None
-        if timer:
-            timer.start()
-        landed = replay(GENERATED, landing(leg), files, 1.0, rows=40 * files, follow_up_share=0.2, seed=SEED)
-        if timer:
-            timer.join()
-        return landed, steady_ms
 
     with TreeSampler(os.getpid()) as stream_process:  # this driver and its JVM while only our queries run
-        queries = realtime.start(spark, config, landing("ours"))
+        queries = realtime.start(spark, config, landing(lakehouse, "ours"))
         time.sleep(5)  # the queries' first (empty) batches
         rule_timer = spark._jvm.org.apache.spark.sql.catalyst.rules.RuleExecutor
         started = time.time()
@@ -225,42 +202,18 @@ def child_latency(args: dict) -> dict:
         warm = {query.name: _warm_batches(query, steady_ms) for query in queries}
         for query in queries:
             query.stop()
-    steady = _latencies(spark, config.table("lead_scores").location, steady_ms)
-    everything = _latencies(spark, config.table("lead_scores").location, None)
     batches = {name: _batch_figures(warm[name]) for name in ("ingest", "scores")}
     commits = {
         "ingest": _commit_figures([c for logical in ("bronze_leads", "silver_leads")
                                    for c in _commits(config.table(logical).location, steady_ms)]),
         "scores": _commit_figures(_commits(config.table("lead_scores").location, steady_ms)),
     }  # fmt: skip
-
-    seed_sink = str(lakehouse / "seed_design_scores")
-    seed = _seed_design(spark, config, landing("seed"), seed_sink, str(lakehouse / "_checkpoints" / "seed_design"))
-    land("seed")
-    time.sleep(SEED_TRIGGER_SECONDS)  # its trigger's last batch over what landed
-    seed.stop()
-    seed_batches = sum(1 for p in seed.recentProgress if p["numInputRows"])
-
-    floor_sink = str(lakehouse / "floor_lines")
-    floor = _bare_file_stream(spark, landing("floor"), floor_sink, str(lakehouse / "_checkpoints" / "floor"))
-    _, floor_steady_ms = land("floor")
-    floor.processAllAvailable()
-    floor_batches = len(_warm_batches(floor, floor_steady_ms))
-    floor.stop()
-
     ours = len(warm["ingest"]) + len(warm["scores"])
     return {
         "landed": landed,
         "replay_seconds": round(replay_seconds, 1),
-        "trigger_seconds": args["trigger_seconds"],
-        "warmup_seconds": warmup,
-        "legs": "ours, then the original design, then the floor: each alone, on the same traffic",
-        "steady": steady,
-        "all_files": everything,
-        "seed_design": {**_latencies(spark, seed_sink, None), "landed_files": landed["files"],
-                        "batches_with_rows": seed_batches},
-        "floor": {**_latencies(spark, floor_sink, floor_steady_ms), "trigger_seconds": FLOOR_TRIGGER_SECONDS,
-                  "batches": floor_batches},
+        "steady": _latencies(spark, config.table("lead_scores").location, steady_ms),
+        "all_files": _latencies(spark, config.table("lead_scores").location, None),
         "ingest_batch_s": batches["ingest"].get("batch_s"),
         "scores_batch_s": batches["scores"].get("batch_s"),
         "planning_s_per_batch": round(rule_seconds / ours, 3) if ours else None,
@@ -274,8 +227,76 @@ def child_latency(args: dict) -> dict:
     }  # fmt: skip
 
 
-def latency_keys(details: dict) -> dict:
-    """The latency child's headline figures, beside the original design and the floor of this stack."""
+def _seed_leg(spark, config, lakehouse: Path, land) -> dict:
+    """The original design on the same traffic, stopped one trigger after its last file landed."""
+    sink = str(lakehouse / "seed_design_scores")
+    checkpoint = str(lakehouse / "_checkpoints" / "seed_design")
+    seed = _seed_design(spark, config, landing(lakehouse, "seed"), sink, checkpoint)
+    landed, _ = land("seed")
+    time.sleep(SEED_TRIGGER_SECONDS)  # its trigger's last batch over what landed
+    seed.stop()
+    batches = sum(1 for p in seed.recentProgress if p["numInputRows"])
+    return {"seed_design": {**_latencies(spark, sink, None), "landed_files": landed["files"],
+                            "batches_with_rows": batches}}  # fmt: skip
+
+
+def _floor_leg(spark, config, lakehouse: Path, land) -> dict:
+    """The bare file stream on the same traffic, after the warm-up."""
+    sink = str(lakehouse / "floor_lines")
+    floor = _bare_file_stream(spark, landing(lakehouse, "floor"), sink, str(lakehouse / "_checkpoints" / "floor"))
+    _, steady_ms = land("floor")
+    floor.processAllAvailable()
+    batches = len(_warm_batches(floor, steady_ms))
+    floor.stop()
+    return {"floor": {**_latencies(spark, sink, steady_ms), "trigger_seconds": FLOOR_TRIGGER_SECONDS,
+                      "batches": batches}}  # fmt: skip
+
+
+# The full bench's legs, in the order it runs them
+LEGS = {"ours": _ours, "seed_design": _seed_leg, "floor": _floor_leg}
+
+
+def child_latency(args: dict) -> dict:
+    """Files land at one a second into each leg of `legs` (default: all of LEGS, in its order): our two queries, the
+    original design, the bare file stream. One after another, each alone on the machine: run at once, the three
+    shared its 2 cores and each measured the others' load as much as its own. `warmup_seconds` (default
+    WARMUP_SECONDS) of files are not steady state.
+    """
+    from leadscore.synthetic.simulator import GENERATED, replay
+
+    lakehouse = Path(args["lakehouse"])
+    spark, config = session(
+        lakehouse, args["tracking_uri"], stream=True, **{"stream.trigger_seconds": args["trigger_seconds"]}
+    )
+    spark.conf.set("spark.sql.streaming.numRecentProgressUpdates", "100000")  # every batch of the run, not the last 100
+    files = int(args["seconds"])
+    warmup = args.get("warmup_seconds", WARMUP_SECONDS)
+    warmup = warmup if files >= 4 * warmup else 0  # a tiny run keeps every file
+
+    def land(leg: str, on_warm=None) -> tuple[dict, int]:
+        """The leg's traffic into its own landing folder; (what landed, when steady state began in epoch ms)."""
+        say(f"latency ({leg}): one file of 50 leads per second for {files}s")
+        steady_ms = int(time.time() * 1000) + warmup * 1000
+        timer = threading.Timer(warmup, on_warm) if on_warm else None
+        if timer:
+            timer.start()
+        landed = replay(GENERATED, landing(lakehouse, leg), files, 1.0, rows=40 * files, follow_up_share=0.2, seed=SEED)
+        if timer:
+            timer.join()
+        return landed, steady_ms
+
+    legs = args.get("legs", list(LEGS))
+    details = {"trigger_seconds": args["trigger_seconds"], "warmup_seconds": warmup,
+               "legs": f"{', then '.join(legs)}: each alone, on the same traffic"}  # fmt: skip
+    for leg in legs:
+        details |= LEGS[leg](spark, config, lakehouse, land)
+    return details
+
+
+def latency_keys(details: dict | None) -> dict:
+    """The latency child's headline figures, beside the original design and the floor of this stack (None for a leg
+    that did not run)."""
+    details = details or {}
     ours, seed, floor = details.get("steady", {}), details.get("seed_design", {}), details.get("floor", {})
     return {
         "latency_p50_s": ours.get("p50_s"),
@@ -298,4 +319,4 @@ def latency_phase(lake: Path, models: str, seconds: int, trigger_seconds: float,
     argv = child_argv("latency", lakehouse=str(lake), tracking_uri=models, seconds=seconds,
                       trigger_seconds=trigger_seconds)  # fmt: skip
     d, w, p, rc = run_child(argv, "latency")
-    record("latency", latency_keys(d or {}), d, w, p, rc)
+    record("latency", latency_keys(d), d, w, p, rc)

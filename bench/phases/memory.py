@@ -3,7 +3,7 @@
 `ingest_10m` runs our ingest (phases/ingest.py's child, the same 2 GB heap) on 10M generated rows: its peak RSS,
 `peak_rss_mb_10m`, against the 3 GB target (it should be no more than at 1M rows: ingest streams). `train_1m` is
 `leadscore train` on the 1M-row lakehouse `ingest_1m` built: its wall time, `train_seconds_1m`, and its peak RSS
-(in `phases.train_1m`) against issue 11's 4 GB target. Neither has a stack ceiling beside it.
+(in `phases.train_1m`) against its 4 GB target. Neither has a stack ceiling beside it.
 """
 
 from __future__ import annotations

@@ -35,7 +35,12 @@ def child_transform(args: dict) -> dict:
             "model_stages": stages[-3:], "trees": trees}  # fmt: skip
 
 
+def transform_keys(details: dict | None) -> dict:
+    """The transform child's figure, from its JSON."""
+    return {"transform_rows_per_s": details and details["rows_per_s"]}
+
+
 def transform_phase(lake_1m: Path, models: str, record) -> None:
     """The transform child on `lake_1m`, scoring with the model phase's champion (tracking store `models`)."""
     d, w, p, rc = run_child(child_argv("transform", lakehouse=str(lake_1m), tracking_uri=models), "transform")
-    record("transform", {"transform_rows_per_s": d and d["rows_per_s"]}, d, w, p, rc)
+    record("transform", transform_keys(d), d, w, p, rc)

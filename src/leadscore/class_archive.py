@@ -1,7 +1,7 @@
 """The JVM's class-data archive: Spark's, Delta's and Hadoop's classes read and verified once, at set-up.
 
 A local leadscore command starts a JVM that loads thousands of classes before its first query returns; a cold start
-spends seconds parsing and verifying them (docs/performance.md). Java's application class-data sharing (JEP 350)
+spends seconds parsing and verifying them (docs/performance.md, Ingest). Java's application class-data sharing (JEP 350)
 archives the classes a run loaded, and every later JVM maps that archive instead of loading them again. `make setup`
 runs this module: a small ingest, a MERGE and a Delta stream in a JVM started with `-XX:ArchiveClassesAtExit`, which
 writes the archive as it exits. Every session leadscore.spark starts locally then maps it (`java_options`); a JVM it

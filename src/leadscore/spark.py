@@ -61,8 +61,7 @@ def fetch_jars() -> list[Path]:
 
 JAVA_OPTIONS = (
     "-Dderby.system.home=/tmp/leadscore-derby",
-    # HotSpot leaves methods over 8 KB of bytecode interpreted; the generated code of the 37-column parse and the
-    # expectations has such methods (1M-row ingest: 79 s without this flag, 74 s with it).
+    # HotSpot leaves huge methods interpreted, and the generated code of the parse and the expectations has some.
     "-XX:-DontCompileHugeMethods",
     # The JVM in UTC like the session: Delta otherwise re-validates a commit's checksum file against a full state.
     "-Duser.timezone=UTC",
@@ -70,14 +69,12 @@ JAVA_OPTIONS = (
 # Class-data sharing (leadscore.class_archive) says nothing: an archive this JVM cannot map (another class path, as a
 # Spark Connect server has) is skipped, and a word about it on stdout would land in a command's CSV or JSON.
 QUIET_CLASS_SHARING = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off", "-Xlog:class+path=off")
-# What a micro-batch of a few dozen rows pays for, set once per session (docs/performance.md measures each).
+# What a micro-batch of a few dozen rows pays for, set once per session (docs/performance.md, Design choices).
 SMALL_BATCH_SETTINGS = {
-    # Spark keeps 100 compiled classes by default; a micro-batch of the ingest and scores queries needs ~80, so
-    # the cache thrashed and every batch compiled (and the JVM re-JITted) them again: ~75 compilations a batch.
+    # A micro-batch of both queries needs more compiled classes than Spark's default cache keeps (100).
     "spark.sql.codegen.cache.maxEntries": "2000",
-    # Adaptive execution re-plans each stage of each job at run time: for a micro-batch of a few dozen rows that is
-    # planning without a gain (a 50-row MERGE into 10k leads: 4.4 s with it, 3.3 s without; a 50-row append 0.46 s
-    # and 0.39 s); with two shuffle partitions there is little for it to coalesce in a large batch either.
+    # Adaptive execution re-plans every stage at run time: planning without a gain for a micro-batch, and with two
+    # shuffle partitions there is little for it to coalesce in a large batch either.
     "spark.sql.adaptive.enabled": "false",
     # The Delta log is small next to the data: one task rebuilds a table's state, not 50.
     "spark.databricks.delta.snapshotPartitions": "1",

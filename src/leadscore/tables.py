@@ -59,11 +59,8 @@ TABLES: dict[str, TableSpec] = {
             **STREAMED,
             "delta.enableChangeDataFeed": "true",  # the CRM sync reads the table's changes
             "delta.enableDeletionVectors": "true",  # an update marks the old row instead of rewriting its file
-            # Every MERGE adds files; a MERGE scans them all (a batch's random leads span every file's key range),
-            # so without compaction the real-time path slows as it runs: the MERGEs' small files are compacted once
-            # they gather, in the commit of the write that made them (scores.COMPACTION_SETTINGS, docs/performance.md).
-            # Not clustered (CLUSTER BY): Delta 4.0 clusters by rewriting every file, so each compaction rewrote
-            # the whole table.
+            # Every MERGE adds files and scans them all, so the MERGEs' small files are compacted once they gather
+            # (scoring.merge.COMPACTION_SETTINGS). Not clustered: Delta 4.0 clusters by rewriting every file.
             "delta.autoOptimize.autoCompact": "true",
         },
     ),  # each scores micro-batch's record is in its MERGE's commit (leadscore.monitoring.batches)
@@ -87,7 +84,7 @@ class Table:
         """Whether the Delta table is there, asked by resolving it (Delta's Python API does not reach a Connect server).
 
         Resolving reads the table's schema from its log; `DESCRIBE DETAIL` would also rebuild its whole state (every
-        file) in a Spark job, the first of which took 15 s in a new process (docs/performance.md).
+        file) in a Spark job, which is slow in a new process.
         """
         if not self.by_path:
             return spark.catalog.tableExists(self.location)

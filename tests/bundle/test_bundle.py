@@ -15,28 +15,13 @@ import pytest
 import yaml
 
 from leadscore import cli
+from tests.helpers.bundle import reference_values, wheel_tasks
 
 ROOT = bundle_check.ROOT
 MAKEFILE = dict(re.findall(r"^(\w+) := (.+)$", (ROOT / "Makefile").read_text(), re.M))
 CLI_VERSION = MAKEFILE["DATABRICKS_CLI_VERSION"]
 DATABRICKS = ROOT / MAKEFILE["DATABRICKS"].replace("$(DATABRICKS_CLI_VERSION)", CLI_VERSION)
 SHARED_SCHEMA = ROOT / MAKEFILE["BUNDLE_SCHEMA"].replace("$(DATABRICKS_CLI_VERSION)", CLI_VERSION)
-# What a deployment would substitute for the bundle's own references.
-BUNDLE_VALUES = {
-    "bundle.name": "leadscore",
-    "bundle.git.origin_url": "https://example.com/leadscore.git",
-    "bundle.git.branch": "main",
-    "bundle.git.commit": "0123abc",
-}
-
-
-def wheel_tasks() -> list[tuple[str, dict]]:
-    return [
-        (key, task["python_wheel_task"])
-        for key, (_, job) in bundle_check.load().jobs().items()
-        for task in job["tasks"]
-        if "python_wheel_task" in task
-    ]
 
 
 def test_bundle_passes_offline_checks():
@@ -122,9 +107,7 @@ def test_entry_point_is_declared_and_imports(job):
 @pytest.mark.parametrize("job", [key for key, _ in wheel_tasks()])
 def test_parameters_are_flags_the_job_accepts(job, target):
     """Resolved for a target, a task's parameters parse with the same parser the local CLI uses."""
-    config = bundle_check.load().config
-    values = {**BUNDLE_VALUES, "bundle.target": target}
-    values |= {f"var.{name}": value for name, value in bundle_check.variable_values(config, target).items()}
+    values = reference_values(target)
     task = dict(wheel_tasks())[job]
     module = importlib.metadata.entry_points(group="console_scripts")[task["entry_point"]].module.rsplit(".", 1)[1]
     commands = {name: command for command, name in cli.COMMANDS.items()}

@@ -38,7 +38,8 @@ def test_a_session_maps_the_archive_set_up_made_and_loads_spark_and_delta_from_i
     archive = class_archive()
     assert archive.is_file(), f"make setup made no class archive at {archive}"
     # The JVM's class-loading log, one file per JVM (spark-submit runs a launcher JVM first).
-    env = {**os.environ, "JAVA_TOOL_OPTIONS": f"-Xlog:class+load=info:file={tmp_path}/classes-%p.log"}
+    logged = f"-Xlog:class+load=info:file={tmp_path}/classes-%p.log"
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": f"{os.environ.get('JAVA_TOOL_OPTIONS', '')} {logged}".strip()}
     done = subprocess.run([sys.executable, "-c", SESSION_PROBE], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "3"  # nothing but the command's own output on stdout

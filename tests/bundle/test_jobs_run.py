@@ -20,45 +20,20 @@ import bundle_check
 import pytest
 import yaml
 from chispa import assert_df_equality
-from test_bundle import BUNDLE_VALUES, wheel_tasks
 
 from leadscore import cli
 from leadscore.config import SQLITE, config_from
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHAMPION, model_name, version_by_alias
 from leadscore.training import candidates
+from tests.helpers.bundle import LOCAL_CATALOG, command, declared_argv, in_volumes, target_variables, wheel_tasks
 from tests.helpers.lakehouse import load_fixture
-from tests.helpers.training import small_candidates
+from tests.helpers.training import only
 
 ROOT = bundle_check.ROOT
 # The jobs are independent in the bundle (schedules, a continuous job): this is the order their data flows in.
 ORDER = ("ingest", "train", "score_stream", "monitor", "retrain")
 JOBS = {key: job for key, (_, job) in bundle_check.load().jobs().items()}
-LOCAL_CATALOG = "spark_catalog"
-VOLUMES = "/Volumes/"
-
-
-def declared_argv(target: str, variables: dict[str, str] | None = None) -> dict[str, tuple[str, list[str]]]:
-    """Job -> (entry point, parameters) with `target`'s variables (and `variables` over them) substituted."""
-    config = bundle_check.load().config
-    values = {**BUNDLE_VALUES, "bundle.target": target}
-    values |= {f"var.{name}": value for name, value in bundle_check.variable_values(config, target).items()}
-    values |= {f"var.{name}": value for name, value in (variables or {}).items()}
-    return {
-        job: (task["entry_point"], [bundle_check.resolve(p, values) for p in task["parameters"]])
-        for job, task in wheel_tasks()
-    }
-
-
-def command(entry_point: str) -> str:
-    """The `leadscore` command a console script runs (its module in leadscore.jobs, named in cli.COMMANDS)."""
-    module = importlib.metadata.entry_points(group="console_scripts")[entry_point].module.rsplit(".", 1)[1]
-    return {module_name: name for name, module_name in cli.COMMANDS.items()}[module]
-
-
-def in_volumes(root: Path, value: str) -> str:
-    """A Unity Catalog volume path, as the same path under `root` (other values unchanged)."""
-    return str(root / value.removeprefix(VOLUMES)) if value.startswith(VOLUMES) else value
 
 
 def test_topology_matches_the_two_queries():
@@ -76,7 +51,7 @@ def test_topology_matches_the_two_queries():
 def test_parameters_resolve_to_the_targets_catalog_and_volumes(target):
     """Every reference resolves, and the jobs' config names `<catalog>.<schema>.<layer>_<table>` tables of the
     target and checkpoints in its volume (what the local run below relies on, for each target)."""
-    variables = bundle_check.variable_values(bundle_check.load().config, target)
+    variables = target_variables(target)
     for job, (entry_point, argv) in declared_argv(target).items():
         assert not any("${" in p for p in argv), f"{job}: unresolved {argv}"
         config = config_from(cli.build_parser().parse_args([command(entry_point), *argv]))
@@ -90,7 +65,7 @@ def test_parameters_resolve_to_the_targets_catalog_and_volumes(target):
 def workspace(spark, tmp_path, monkeypatch):
     """What a workspace gives the dev target's jobs, under tmp: volumes, the schema, MLflow (see the module doc)."""
     volumes = tmp_path / "Volumes"
-    variables = bundle_check.variable_values(bundle_check.load().config, "dev")
+    variables = target_variables("dev")
     landing = Path(in_volumes(volumes, variables["landing_path"]))
     landing.mkdir(parents=True)
     # copy, not copy2: the file lands now, and its events (event_ts is the landing time) fall in monitor's window.
@@ -133,8 +108,8 @@ def run_entry_point(entry_point: str, argv: list[str], capsys) -> tuple[int, dic
 def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, tmp_path, capsys, monkeypatch):
     """The dev target's jobs in the order their data flows; a job whose declared parameters do not run (an error,
     or a non-zero exit such as a drift breach of the fixture against itself) fails here, naming its command line.
-    Training learns with the tests' tiny candidates: what is tested is the job's wiring, not the learners."""
-    monkeypatch.setattr(candidates, "candidates", small_candidates)
+    Training learns with one of the tests' tiny candidates: what is tested is the job's wiring, not the learners."""
+    monkeypatch.setattr(candidates, "candidates", only("gbt"))
     tasks = declared_argv("dev", {"catalog": LOCAL_CATALOG})
     results = {}
     for job in ORDER:
@@ -147,7 +122,7 @@ def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, tmp_path, 
         status, results[job] = run_entry_point(entry_point, argv, capsys)
         assert status == 0, f"{job}: `{entry_point} {' '.join(argv)}` exited {status}: {results[job]}"
 
-    schema = bundle_check.variable_values(bundle_check.load().config, "dev")["schema"]
+    schema = target_variables("dev")["schema"]
     tables = {}
     for layer_name in ("bronze_leads", "silver_leads", "gold_lead_scores", "gold_drift"):
         name = f"{LOCAL_CATALOG}.{schema}.{layer_name}"

@@ -1,12 +1,12 @@
 """`leadscore demo` end to end on a small generated set: history ingested, a model trained, the rest streamed; on a
-classic session, and over Spark Connect the way a deployed bundle splits the work (the same tables)."""
+classic session, and over Spark Connect the way a deployed bundle splits the work (the same tables). Both learn with
+the tests' tiny candidates (tests/helpers/training.py): the demo's steps are the subject, not its learners."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-import os
 import subprocess
 import sys
 
@@ -18,12 +18,14 @@ from leadscore import cli
 from leadscore.config import config_from
 from leadscore.jobs import demo as demo_job
 from leadscore.scoring.live_view import AGENT_FEATURES
-from tests.helpers.lakehouse import config_for
+from leadscore.training import candidates
+from tests.helpers.lakehouse import ROOT, config_for, without_run_stamps
+from tests.helpers.processes import connect_client_env
+from tests.helpers.training import small_candidates
 
 DEMO_ARGS = ["--rows", "800", "--files", "2", "--interval-seconds", "0", "--seed", "3"]
-# Stamped per run (when, by which query and batch), or where and when a file landed: the rest is what the data holds.
-RUN_COLUMNS = ("_ingested_at", "_processed_at", "_ingest_query_id", "_ingest_batch_id", "_file_modification_time",
-               "event_ts", "scored_at", "batch_id")  # fmt: skip
+# The two demos land their files at other times, and the streams may split them into other micro-batches.
+LANDING_COLUMNS = ("_file_modification_time", "event_ts", "_ingest_batch_id", "batch_id")
 PATH_COLUMNS = ("_source_file", "event_file")
 
 
@@ -33,7 +35,8 @@ def classic_demo(tmp_path_factory):
     lakehouse = tmp_path_factory.mktemp("classic") / "lakehouse"
     args = cli.build_parser().parse_args(["demo", "--lakehouse", str(lakehouse), *DEMO_ARGS])
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with contextlib.redirect_stdout(printed), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(candidates, "candidates", small_candidates)
         result = demo_job.run(args, config_from(args))
     return lakehouse, result, printed.getvalue()
 
@@ -58,7 +61,7 @@ def test_demo_scores_every_lead_and_shows_queue_history_and_time_travel(spark, c
 
 def _content(spark, lakehouse, logical):
     """The table without run stamps, its file paths relative to the lakehouse, in a stable order."""
-    rows = config_for(lakehouse).table(logical).read(spark).drop(*RUN_COLUMNS)
+    rows = without_run_stamps(config_for(lakehouse).table(logical).read(spark), *LANDING_COLUMNS)
     rows = rows.select(
         *[F.replace(c, F.lit(str(lakehouse)), F.lit("")).alias(c) if c in PATH_COLUMNS else c for c in rows.columns]
     )
@@ -70,8 +73,8 @@ def test_the_demo_over_spark_connect_runs_as_the_bundle_and_gives_the_same_table
     classic_lakehouse, classic_result, _ = classic_demo
     lakehouse = tmp_path / "lakehouse"
     done = subprocess.run(
-        [sys.executable, "-m", "leadscore.cli", "demo", "--lakehouse", str(lakehouse), *DEMO_ARGS],
-        env={**os.environ, "SPARK_REMOTE": "local"}, capture_output=True, text=True, timeout=1200,
+        [sys.executable, "-m", "tests.helpers.tiny_cli", "demo", "--lakehouse", str(lakehouse), *DEMO_ARGS],
+        env=connect_client_env() | {"PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,4 +1,4 @@
-"""Where tests find their inputs and lakehouses, and session settings for a block."""
+"""Where tests find their inputs and lakehouses, session settings for a block, and tables compared across runs."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pyspark.sql import DataFrame
+
 from leadscore.config import Config, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 REAL_SAMPLE = ROOT.parent / "shared" / "data" / "leads.csv"
 AUTO_COMPACTION = "spark.databricks.delta.autoCompact.enabled"
+# Stamped by the run that wrote a row (when, by which query): two runs over the same files differ only there.
+RUN_STAMPS = ("_ingested_at", "_processed_at", "_ingest_query_id", "scored_at")
 
 
 def load_fixture(name: str) -> Path:
@@ -41,3 +45,8 @@ def without_auto_compaction(spark):
     made several files, then every 50 small files): tests that name versions build their table without it; auto
     compaction itself is tested in tests/scoring/test_merge.py."""
     return session_setting(spark, AUTO_COMPACTION, "false")  # the session's setting overrides the table's property
+
+
+def without_run_stamps(rows: DataFrame, *more: str) -> DataFrame:
+    """A table's rows without RUN_STAMPS (and the columns in `more`), to compare what two runs wrote."""
+    return rows.drop(*RUN_STAMPS, *more)

@@ -1,4 +1,5 @@
-"""`leadscore` commands run as processes, for the tests whose subject is the process boundary (a kill -9)."""
+"""`leadscore` commands run as processes, for the tests whose subject is the process boundary: a kill -9, a JVM's
+flags, a Spark Connect client (which cannot share a process with the tests' classic session)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def connect_client_env() -> dict[str, str]:
+    """The environment of a child process that is a Spark Connect client of a local server of its own
+    (`SPARK_REMOTE=local`). SPARK_TESTING is PySpark's own test mode, in which that server binds a free port and the
+    client asks it which: another run's server may hold the default port."""
+    return {**os.environ, "SPARK_REMOTE": "local", "SPARK_TESTING": "1"}
 
 
 @contextmanager
@@ -33,8 +41,18 @@ def wait_for(markers: Path | Sequence[Path], process: subprocess.Popen, timeout:
     assert any(m.exists() for m in markers), f"the run ended before {markers}"
 
 
-def kill_when(command_args: list[str], markers: Path | Sequence[Path], timeout: float = 300) -> None:
-    """Runs `leadscore <args>` and kills it with SIGKILL the moment one of the markers exists."""
+def kill_when(
+    command_args: list[str],
+    markers: Path | Sequence[Path],
+    timeout: float = 300,
+    paused: Callable[[subprocess.Popen], None] | None = None,
+) -> None:
+    """Runs `leadscore <args>` and kills it with SIGKILL the moment one of the markers exists. With `paused`, the run
+    is first stopped there (SIGSTOP: it holds what it holds, and goes no further) while `paused(process)` looks at
+    it."""
     with running(command_args) as process:
         wait_for(markers, process, timeout)
         assert process.poll() is None, "the run ended by itself before the kill"
+        if paused is not None:
+            os.killpg(process.pid, signal.SIGSTOP)
+            paused(process)

@@ -16,6 +16,7 @@ from xgboost.spark import SparkXGBClassifier
 from leadscore.config import add_config_arguments, config_from
 from leadscore.jobs import train as train_job
 from leadscore.training import candidates as candidate_sets
+from leadscore.training import fit
 from leadscore.training.features import FEATURES
 
 SEED = 7
@@ -69,12 +70,22 @@ def run_job(module: ModuleType, *argv: str) -> dict:
     return module.run(args, config_from(args))
 
 
-def train_tiny(*argv: str, only: str | None = None) -> dict:
-    """`leadscore train` with the tiny candidates; `only` keeps one of them (a new version at the cost of one fit)."""
+def only(name: str):
+    """Candidates of one tiny learner: a new version at the cost of one fit, where what is tested is not the choice."""
+    return lambda columns, seed: [c for c in small_candidates(columns, seed) if c.name == name]
 
-    def candidates(columns, seed):
-        return [c for c in small_candidates(columns, seed) if only in (None, c.name)]
+
+def train_tiny(*argv: str) -> tuple[dict, fit.Trained]:
+    """`leadscore train` with the tiny candidates: its result, and the fitted candidates' `Trained` it published."""
+    fitted, fit_train = [], fit.train
+
+    def train(*args, **kwargs):
+        fitted.append(fit_train(*args, **kwargs))
+        return fitted[-1]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(candidate_sets, "candidates", candidates)
-        return run_job(train_job, *argv)
+        patch.setattr(candidate_sets, "candidates", small_candidates)
+        patch.setattr(fit, "train", train)
+        result = run_job(train_job, *argv)
+    (trained,) = fitted
+    return result, trained

@@ -21,7 +21,7 @@ from leadscore.streaming.commits import BatchCommits
 from leadscore.streaming.queries import await_query, user_error
 from leadscore.synthetic.generator import generate
 from leadscore.tables import Table
-from tests.helpers.lakehouse import config_for, load_fixture
+from tests.helpers.lakehouse import config_for, load_fixture, without_run_stamps
 from tests.helpers.processes import kill_when
 
 OUTCOMES = ("silver_leads", "quarantine", "duplicates")
@@ -48,9 +48,14 @@ def assert_every_row_accounted_for(spark, config) -> None:
         )
 
 
-def test_malformed_rows_are_all_accounted_for(spark, config, tmp_path):
-    result = ingest(spark, config, str(landing(tmp_path / "in", "malformed_rows.csv")))
-    assert result == {
+def test_a_file_ingested_on_its_own_has_every_row_accounted_for_and_the_cli_prints_the_counts_last(
+    spark, config, tmp_path, capsys
+):
+    """The malformed fixture named as the source, beside a file of its folder that is not ingested."""
+    folder = landing(tmp_path / "in", "generated_small.csv", "malformed_rows.csv")
+    argv = ["ingest", "--source", str(folder / "malformed_rows.csv"), "--lakehouse", config.lakehouse]
+    assert cli.main(argv) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
         "files": 1, "rows_read": 18, "bronze": 18, "silver": 10, "quarantined": 7, "duplicates": 1, "repaired": 2,
     }  # fmt: skip
     assert_every_row_accounted_for(spark, config)
@@ -65,26 +70,32 @@ def test_malformed_rows_are_all_accounted_for(spark, config, tmp_path):
     assert config.table("duplicates").read(spark).first()["_line_number"] == 17
 
 
-def test_rerun_ingests_nothing_twice_and_new_files_once(spark, config, tmp_path):
+def test_a_rerun_ingests_nothing_twice_and_a_late_file_or_a_redelivered_one_once(spark, config, tmp_path):
+    """A clean batch commits one silver file (the scores query takes silver files a trigger: one live micro-batch is
+    one file, not one per task) and nothing to the other outcomes; a rerun lands nothing; a file landed long after
+    newer ones is still taken; a file delivered again lands as duplicates."""
     folder = landing(tmp_path / "in", "generated_small.csv")
     first = ingest(spark, config, str(folder))
     assert (first["files"], first["bronze"], first["silver"]) == (1, 300, 300)
+    silver_commit = config.table("silver_leads").history(spark, 1).first()
+    assert (silver_commit["operation"], silver_commit["operationMetrics"]["numFiles"]) == ("WRITE", "1")
+    for logical in ("quarantine", "duplicates"):  # created empty; an empty batch adds no version
+        assert [r["operation"] for r in config.table(logical).history(spark).collect()] == ["CREATE TABLE"]
     assert ingest(spark, config, str(folder)) == dict.fromkeys(first, 0)
 
-    landing(folder, "malformed_rows.csv")
+    late = folder / "from_last_month.csv"
+    shutil.copy(load_fixture("malformed_rows.csv"), late)
+    month_ago = late.stat().st_mtime - 30 * 24 * 3600  # older than Spark's default maxFileAge (a week)
+    os.utime(late, (month_ago, month_ago))
     third = ingest(spark, config, str(folder))
     assert (third["files"], third["bronze"]) == (1, 18)
     assert table_counts(spark, config)["bronze_leads"] == 318
     assert_every_row_accounted_for(spark, config)
 
-
-def test_a_clean_batch_commits_one_silver_file_and_nothing_to_the_other_outcomes(spark, config, tmp_path):
-    """The scoring stream takes one silver file a trigger: one live micro-batch must be one file, not one per task."""
-    ingest(spark, config, str(landing(tmp_path / "in", "generated_small.csv")))
-    silver_commit = config.table("silver_leads").history(spark, 1).first()
-    assert (silver_commit["operation"], silver_commit["operationMetrics"]["numFiles"]) == ("WRITE", "1")
-    for logical in ("quarantine", "duplicates"):  # created empty; an empty batch adds no version
-        assert [r["operation"] for r in config.table(logical).history(spark).collect()] == ["CREATE TABLE"]
+    shutil.copy(folder / "generated_small.csv", folder / "generated_small_again.csv")
+    again = ingest(spark, config, str(folder))
+    assert (again["bronze"], again["silver"], again["duplicates"]) == (300, 0, 300)
+    assert_every_row_accounted_for(spark, config)
 
 
 def test_a_backfill_batch_is_written_one_file_per_file_split(spark, config, tmp_path, monkeypatch):
@@ -113,8 +124,8 @@ def parse_and_typing_compiled_together(execution) -> bool:
 def test_a_backfill_compiles_each_files_parse_apart_from_silvers_typing_and_a_live_query_does_not(
     spark, config, tmp_path
 ):
-    """Compiled into the parse's method, silver's typing costs 2-3 times as much over a backfill; compiled apart, a
-    live batch costs more (docs/performance.md). The setting is the query's, not the session's."""
+    """Compiled into the parse's method, silver's typing is dearer over a backfill; compiled apart, a live batch
+    is dearer (docs/performance.md, Design choices). The setting is the query's, not the session's."""
     before = {key: spark.conf.get(key) for key in ingest_query.BACKFILL_SETTINGS}
     folder = landing(tmp_path / "in", "generated_small.csv")
     backfill = await_query(ingest_query.start(spark, config, str(folder), available_now=True))
@@ -133,15 +144,6 @@ def test_a_backfill_compiles_each_files_parse_apart_from_silvers_typing_and_a_li
         live.stop()
 
 
-def test_a_redelivered_file_is_counted_as_duplicates(spark, config, tmp_path):
-    folder = landing(tmp_path / "in", "generated_small.csv")
-    ingest(spark, config, str(folder))
-    shutil.copy(folder / "generated_small.csv", folder / "generated_small_again.csv")
-    again = ingest(spark, config, str(folder))
-    assert (again["bronze"], again["silver"], again["duplicates"]) == (300, 0, 300)
-    assert_every_row_accounted_for(spark, config)
-
-
 @pytest.mark.parametrize(
     ("fixture", "message"),
     [
@@ -151,10 +153,12 @@ def test_a_redelivered_file_is_counted_as_duplicates(spark, config, tmp_path):
         ("bad_not_utf8.csv", "bad_not_utf8.csv: line 3 has bytes that are not UTF-8"),
     ],
 )
-def test_a_bad_file_stops_the_run_and_nothing_is_committed(spark, config, tmp_path, fixture, message):
+def test_a_bad_file_stops_the_run_naming_it_with_status_2_and_nothing_is_committed(
+    spark, config, tmp_path, capsys, fixture, message
+):
     folder = landing(tmp_path / "in", "generated_small.csv", fixture)
-    with pytest.raises(LeadscoreError, match=message):
-        ingest(spark, config, str(folder))
+    assert cli.main(["ingest", "--source", str(folder), "--lakehouse", config.lakehouse]) == 2
+    assert message in capsys.readouterr().err
     for logical in ("bronze_leads", *OUTCOMES):  # not created, or created empty when the query started
         table = config.table(logical)
         assert not table.exists(spark) or table.read(spark).count() == 0
@@ -179,36 +183,12 @@ def test_a_missing_source_is_an_error(spark, config, tmp_path):
         ingest(spark, config, str(tmp_path / "nowhere"))
 
 
-def test_one_file_can_be_ingested_on_its_own(spark, config, tmp_path):
-    folder = landing(tmp_path / "in", "generated_small.csv", "malformed_rows.csv")
-    result = ingest(spark, config, str(folder / "malformed_rows.csv"))
-    assert (result["files"], result["bronze"]) == (1, 18)
-
-
 def test_the_real_sample_loses_no_row(spark, config, real_sample):
     result = ingest(spark, config, str(real_sample))
     assert result["bronze"] == 7374
     assert result["silver"] + result["quarantined"] + result["duplicates"] == 7374
     assert result["silver"] + result["quarantined"] == 7374
     assert_every_row_accounted_for(spark, config)
-
-
-def test_cli_prints_the_counts_as_its_last_line(spark, tmp_path, capsys):
-    folder = landing(tmp_path / "in", "malformed_rows.csv")
-    assert cli.main(["ingest", "--source", str(folder), "--lakehouse", str(tmp_path / "lh")]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["bronze"] == 18
-
-
-def test_cli_names_the_bad_file_and_exits_non_zero(spark, tmp_path, capsys):
-    folder = landing(tmp_path / "in", "bad_not_utf8.csv")
-    assert cli.main(["ingest", "--source", str(folder), "--lakehouse", str(tmp_path / "lh")]) == 2
-    assert "bad_not_utf8.csv: line 3 has bytes that are not UTF-8" in capsys.readouterr().err
-
-
-def stable_view(spark, config, logical):
-    """A table's rows without what differs between two lakehouses: the run's times and its query id."""
-    rows = config.table(logical).read(spark)
-    return rows.drop(*[c for c in rows.columns if c in ("_ingested_at", "_processed_at", "_ingest_query_id")])
 
 
 @pytest.fixture(scope="module")
@@ -247,9 +227,8 @@ def test_ingest_killed_twice_mid_batch_loses_and_duplicates_nothing_and_counts_t
     assert ingest(spark, killed, str(folder)) == clean_counts
     assert_every_row_accounted_for(spark, killed)
     for logical in ("bronze_leads", *OUTCOMES):
-        assert_df_equality(
-            stable_view(spark, killed, logical), stable_view(spark, clean, logical), ignore_row_order=True
-        )
+        written = (without_run_stamps(lakehouse.table(logical).read(spark)) for lakehouse in (killed, clean))
+        assert_df_equality(*written, ignore_row_order=True)
 
 
 def test_a_reset_checkpoint_or_a_respelled_source_lands_nothing_twice(spark, config, tmp_path, monkeypatch):
@@ -369,16 +348,6 @@ def test_earlier_landings_are_collected_by_the_first_batch_that_needs_them(spark
                                   "_row_hash string, _probe boolean")  # fmt: skip
     with pytest.raises(PySparkException, match="bronze was read"):
         earlier.unseen(batch)
-
-
-def test_a_file_landed_long_after_newer_ones_is_still_taken(spark, config, tmp_path):
-    folder = landing(tmp_path / "in", "generated_small.csv")
-    ingest(spark, config, str(folder))
-    late = folder / "from_last_month.csv"
-    shutil.copy(load_fixture("malformed_rows.csv"), late)
-    month_ago = late.stat().st_mtime - 30 * 24 * 3600  # older than Spark's default maxFileAge (a week)
-    os.utime(late, (month_ago, month_ago))
-    assert ingest(spark, config, str(folder))["bronze"] == 18
 
 
 def test_a_raised_error_is_read_from_its_condition_not_its_text(spark):

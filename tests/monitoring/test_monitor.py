@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from leadscore import cli
 from leadscore.ingest import silver
-from leadscore.jobs import score_batch
+from leadscore.ingest.query import checked_file_rows
 from leadscore.monitoring import drift, reference
 from leadscore.schema import LABEL
 from leadscore.synthetic.generator import generate
@@ -35,7 +35,7 @@ def leads(spark, tmp_path_factory):
     """3,000 generated leads through bronze and silver's own code: 2,000 for the reference, 1,000 current."""
     folder = tmp_path_factory.mktemp("monitor_leads")
     generate(rows=3000, seed=11, files=1, out_dir=folder)
-    rows = silver.silver_rows(score_batch.checked_rows(spark, str(folder), "utf-8")).localCheckpoint()
+    rows = silver.silver_rows(checked_file_rows(spark, str(folder), "utf-8")).localCheckpoint()
     numbered = rows.withColumn("_n", F.row_number().over(Window.orderBy("lead_number")))
     return numbered.where("_n <= 2000").drop("_n"), numbered.where("_n > 2000").drop("_n")
 

@@ -1,5 +1,7 @@
-"""`leadscore stream` end to end: landing files -> the live view and gold.lead_scores, follow-ups, late events, kill -9
-at each point of each query, champion swap, the view read while the queries run."""
+"""The scores query (silver -> gold.lead_scores): new leads, follow-ups, late events, several events of a lead in a
+batch; and `leadscore stream` end to end, landing files -> the agents' view and gold.lead_scores: a champion swapped
+while it runs, kill -9 at every point of each query, one writer per lakehouse, score_events across a checkpoint reset,
+the view read while the queries run."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 import shutil
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +24,9 @@ from leadscore.console import data
 from leadscore.console.reader import DeltaLakeReader
 from leadscore.errors import LeadscoreError
 from leadscore.ingest import query as ingest_query
+from leadscore.ingest import silver
+from leadscore.lifecycle import tracking
+from leadscore.lifecycle.registry import CHALLENGER, model_name, move_alias
 from leadscore.monitoring import batches
 from leadscore.schema import KEY, ORDER
 from leadscore.scoring import merge as scores_merge
@@ -28,32 +34,30 @@ from leadscore.scoring import query as scores_query
 from leadscore.synthetic.generator import generate_chunks, write_csv
 from leadscore.timetravel import read_live
 from tests.helpers.lakehouse import config_for, load_fixture
-from tests.helpers.processes import kill_when, running, wait_for
-from tests.helpers.training import SEED, train_tiny
-
-# batch_id is left out: which silver files make up a micro-batch may differ between two runs.
-SCORE_COLUMNS = ("prospect_id", "score", "prediction", "priority", "model_version", "event_ts", "event_seq")
+from tests.helpers.processes import kill_when
 
 
 @pytest.fixture(scope="module")
-def trained(trained_lakehouse, tmp_path_factory):
-    """A copy of the run's trained lakehouse with a version 2 of its model: the candidate version 1 chose, fitted
-    again on the same data with the same seed. Version 1 is the champion; version 2 gains nothing on it and stays
-    the challenger."""
-    config, first = trained_lakehouse
-    lakehouse = tmp_path_factory.mktemp("trained") / "lakehouse"
-    shutil.copytree(config.lakehouse, lakehouse)
-    second = train_tiny("--lakehouse", str(lakehouse), "--seed", str(SEED), only=first["chosen"])
-    assert (second["model_version"], second["promotion"]["decision"]) == ("2", "kept")
-    return lakehouse
+def registry(trained_lakehouse, tmp_path_factory) -> Path:
+    """A copy of the run's tracking store whose model has a version 2, version 1's model registered again: version 1
+    is the champion and version 2, which gains nothing on it, the challenger (what a training of a new version that
+    gains nothing leaves, tests/training/test_lifecycle.py)."""
+    config, _ = trained_lakehouse
+    store = tmp_path_factory.mktemp("registry")
+    shutil.copy(Path(config.lakehouse) / "mlflow.db", store / "mlflow.db")
+    client, name = tracking.client(config_for(store)), model_name(config)
+    first = client.get_model_version(name, "1")
+    second = client.create_model_version(name, first.source, run_id=first.run_id)
+    move_alias(client, name, CHALLENGER, second.version, "version 1's model, registered again")
+    return store
 
 
-def lakehouse_with_model(trained: Path, tmp_path: Path, **overrides):
-    """A fresh lakehouse holding only a copy of the trained models' tracking store: its own landing, tables and
+def lakehouse_with_model(registry: Path, tmp_path: Path, **overrides):
+    """A fresh lakehouse holding only a copy of the registry's tracking store: its own landing, tables and
     checkpoints, and aliases it may move."""
     config = config_for(tmp_path / "lakehouse", **overrides)
     Path(config.landing).mkdir(parents=True)
-    shutil.copy(trained / "mlflow.db", Path(config.lakehouse) / "mlflow.db")
+    shutil.copy(registry / "mlflow.db", Path(config.lakehouse) / "mlflow.db")
     return config
 
 
@@ -79,19 +83,32 @@ def scores_of(spark, config):
     return config.table("lead_scores").read(spark)
 
 
-def test_stream_scores_new_leads_and_updates_them_on_follow_up(spark, trained, tmp_path):
-    config = lakehouse_with_model(trained, tmp_path)
+def to_silver(spark, config, *landed: Path) -> None:
+    """Landed files' rows appended to silver by batch writes, parsed and checked by the ingest query's own code: the
+    fixture of a test whose subject is the scores query, not the ingest query (tests/ingest)."""
+    ingest_query.create_tables(spark, config)
+    for path in landed:
+        rows = silver.silver_rows(ingest_query.checked_file_rows(spark, str(path), config.ingest.encoding))
+        config.table("silver_leads").save(rows.write.mode("append"))
+
+
+def score(spark, config) -> None:
+    """The scores query over what silver holds, as `leadscore stream --available-now` without a source runs it."""
+    realtime.run(spark, config, None, available_now=True)
+
+
+def test_stream_scores_new_leads_and_updates_them_on_follow_up(spark, registry, tmp_path):
+    config = lakehouse_with_model(registry, tmp_path)
     leads = new_leads(40, seed=3, first=900_000)
     now = time.time()
-    land(config, "a.csv", leads[:20], now - 60)
-    land(config, "b.csv", leads[20:], now - 50)
-    realtime.run(spark, config, config.landing, available_now=True)
+    to_silver(spark, config, land(config, "a.csv", leads[:20], now - 60), land(config, "b.csv", leads[20:], now - 50))
+    score(spark, config)
     first = scores_of(spark, config)
     assert first.count() == 40
     assert first.where("score < 0 OR score > 1 OR priority NOT IN ('hot','warm','cold')").count() == 0
 
-    land(config, "c.csv", [follow_up(leads[0], 30)], now - 10)
-    realtime.run(spark, config, config.landing, available_now=True)
+    to_silver(spark, config, land(config, "c.csv", [follow_up(leads[0], 30)], now - 10))
+    score(spark, config)
     updated = scores_of(spark, config).where(f"prospect_id = '{leads[0][0]}'").first()
     assert (updated["total_visits"], updated["last_action"]) == (30, "Had a Phone Conversation")
     assert scores_of(spark, config).count() == 40
@@ -107,45 +124,46 @@ def test_stream_scores_new_leads_and_updates_them_on_follow_up(spark, trained, t
         assert spark.conf.get(key) == value
 
 
-def test_a_late_event_never_overwrites_a_newer_score(spark, trained, tmp_path):
-    config = lakehouse_with_model(trained, tmp_path)
+def test_a_late_event_never_overwrites_a_newer_score(spark, registry, tmp_path):
+    config = lakehouse_with_model(registry, tmp_path)
     lead = new_leads(1, seed=5, first=910_000)[0]
     now = time.time()
-    land(config, "newer.csv", [follow_up(lead, 25)], now - 10)
-    realtime.run(spark, config, config.landing, available_now=True)
-    land(config, "late.csv", [lead], now - 3600)  # an older event delivered after the newer one
-    realtime.run(spark, config, config.landing, available_now=True)
+    to_silver(spark, config, land(config, "newer.csv", [follow_up(lead, 25)], now - 10))
+    score(spark, config)
+    to_silver(spark, config, land(config, "late.csv", [lead], now - 3600))  # an older event delivered after it
+    score(spark, config)
     stored = scores_of(spark, config).first()
     assert (stored["total_visits"], stored["last_action"]) == (25, "Had a Phone Conversation")
 
 
-def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, trained, tmp_path, caplog):
-    config = lakehouse_with_model(trained, tmp_path)
+def test_several_events_of_a_lead_in_one_batch_merge_as_its_latest(spark, registry, tmp_path, caplog):
+    config = lakehouse_with_model(registry, tmp_path)
     lead = new_leads(1, seed=6, first=920_000)[0]
-    land(config, "burst.csv", [lead, follow_up(lead, 11), follow_up(lead, 12)])
+    to_silver(spark, config, land(config, "burst.csv", [lead, follow_up(lead, 11), follow_up(lead, 12)]))
     with caplog.at_level(logging.INFO, logger="leadscore"):
-        realtime.run(spark, config, config.landing, available_now=True)
+        score(spark, config)
     stored = scores_of(spark, config).collect()
     assert [(r["total_visits"], r["event_seq"]) for r in stored] == [(12, 4)]
     assert "scores: batch 0: 3 events, 1 leads scored" in caplog.text  # the lead's latest event only
 
 
 def planned_columns(query) -> list[str]:
-    """The columns the query's own plan hands each micro-batch."""
+    """The columns the query's own plan hands each micro-batch. Spark builds that plan in the query's own thread, at
+    its start: read it once the query has run a trigger (a drain), never right after `start()`."""
     return list(query._jsq.streamingQuery().logicalPlan().schema().fieldNames())
 
 
 def test_the_stream_scores_in_its_plan_swaps_to_a_promoted_champion_between_batches_and_shadows_the_challenger(
-    spark, trained, tmp_path
+    spark, registry, tmp_path
 ):
-    config = lakehouse_with_model(trained, tmp_path, **{"stream.shadow_challenger": True})
+    config = lakehouse_with_model(registry, tmp_path, **{"stream.shadow_challenger": True})
     before, after = new_leads(5, seed=8, first=930_000), new_leads(5, seed=9, first=931_000)
     queries = realtime.start(spark, config, config.landing)  # runs until stopped, a micro-batch a second
     try:
-        scoring = next(query for query in queries if query.name == "scores")
-        assert set(scores_query.SCORED_COLUMNS) <= set(planned_columns(scoring)), "scored once, in the query's plan"
         land(config, "a.csv", before)
         realtime.drain(queries)
+        scoring = next(query for query in queries if query.name == "scores")
+        assert set(scores_query.SCORED_COLUMNS) <= set(planned_columns(scoring)), "scored once, in the query's plan"
         assert cli.main(["promote", "--lakehouse", config.lakehouse, "--version", "2"]) == 0  # while it runs
         land(config, "b.csv", after)
         realtime.drain(queries)
@@ -161,33 +179,6 @@ def test_the_stream_scores_in_its_plan_swaps_to_a_promoted_champion_between_batc
     for lead in after:  # version 2 is champion now, and no version is the challenger: scored again in the batch
         row = by_lead[int(lead[1])]
         assert (row["model_version"], row["challenger_version"], row["challenger_score"]) == ("2", None, None)
-
-
-def test_a_second_stream_on_a_running_lakehouse_stops_at_once_naming_the_first(trained, tmp_path, capsys):
-    config = lakehouse_with_model(trained, tmp_path)
-    land(config, "a.csv", new_leads(5, seed=13, first=950_000))
-    lock = Path(config.checkpoint("lead_scores")).with_suffix(".lock")
-    with running(["stream", "--source", config.landing, "--lakehouse", config.lakehouse]) as first:
-        wait_for(lock, first)
-        while not lock.read_text():  # created, not yet written
-            time.sleep(0.02)
-        for argv in (
-            ["stream", "--source", config.landing],
-            ["stream", "--source", config.landing, "--no-merge"],
-            ["stream"],
-            ["ingest", "--source", config.landing],
-        ):
-            assert cli.main([*argv, "--lakehouse", config.lakehouse]) == 2
-            error = capsys.readouterr().err.strip().splitlines()
-            assert len(error) == 1 and f"is already running (pid {first.pid} on " in error[0], error
-            assert "one writer per lakehouse" in error[0]
-        assert first.poll() is None
-        jvms = [p for p in psutil.Process(first.pid).children(recursive=True) if p.name() == "java"]
-        assert [f"-Xmx{config.stream.driver_memory}" in p.cmdline() for p in jvms] == [True], "the stream's own heap"
-
-
-def stable(df):
-    return df.select(*SCORE_COLUMNS).orderBy("prospect_id")
 
 
 def land_kill_traffic(config, landed_at: float) -> None:
@@ -236,10 +227,10 @@ INGESTED = ("bronze_leads", "silver_leads", "quarantine", "duplicates")
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(spark, trained, tmp_path_factory):
+def uninterrupted(spark, registry, tmp_path_factory):
     """The kill tests' traffic through a run nothing interrupts: what each killed and resumed run must end as."""
     landed_at = time.time() - 100
-    clean = lakehouse_with_model(trained, tmp_path_factory.mktemp("uninterrupted"))
+    clean = lakehouse_with_model(registry, tmp_path_factory.mktemp("uninterrupted"))
     land_kill_traffic(clean, landed_at)
     realtime.run(spark, clean, clean.landing, available_now=True)
     return landed_at, every_table(spark, clean), len(merges(spark, clean))
@@ -263,16 +254,35 @@ def kill_points(config) -> list[tuple[str, list[str]]]:
     ]
 
 
-def test_stream_killed_at_every_point_of_each_query_ends_as_an_uninterrupted_run(
-    spark, trained, uninterrupted, tmp_path
+def a_second_writer_stops_at_once_naming_the_first(config, first, capsys) -> None:
+    """While `first` streams on the lakehouse, another stream or ingest of it stops at once, naming the first."""
+    for argv in (
+        ["stream", "--source", config.landing],
+        ["stream", "--source", config.landing, "--no-merge"],
+        ["stream"],
+        ["ingest", "--source", config.landing],
+    ):
+        assert cli.main([*argv, "--lakehouse", config.lakehouse]) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and f"is already running (pid {first.pid} on " in error[0], error
+        assert "one writer per lakehouse" in error[0]
+    jvms = [p for p in psutil.Process(first.pid).children(recursive=True) if p.name() == "java"]
+    assert [f"-Xmx{config.stream.driver_memory}" in p.cmdline() for p in jvms] == [True], "the stream's own heap"
+
+
+def test_stream_killed_at_every_point_of_each_query_ends_as_an_uninterrupted_run_and_has_no_second_writer(
+    spark, registry, uninterrupted, tmp_path, capsys
 ):
+    """Each run is a `leadscore stream` process killed with SIGKILL; the first, stopped where it is killed, is also
+    the running stream a second writer of the lakehouse meets."""
     landed_at, expected, expected_merges = uninterrupted
-    killed = lakehouse_with_model(trained, tmp_path)
+    killed = lakehouse_with_model(registry, tmp_path)
     land_kill_traffic(killed, landed_at)
 
     command = ["stream", "--available-now", "--source", killed.landing, "--lakehouse", killed.lakehouse]
-    for kill_at, not_yet in kill_points(killed):
-        kill_when(command, Path(killed.lakehouse) / kill_at)
+    second_writer = partial(a_second_writer_stops_at_once_naming_the_first, killed, capsys=capsys)
+    for run, (kill_at, not_yet) in enumerate(kill_points(killed)):
+        kill_when(command, Path(killed.lakehouse) / kill_at, paused=second_writer if run == 0 else None)
         assert not any((Path(killed.lakehouse) / path).exists() for path in not_yet), "killed too late"
 
     realtime.run(spark, killed, killed.landing, available_now=True)
@@ -284,9 +294,9 @@ def test_stream_killed_at_every_point_of_each_query_ends_as_an_uninterrupted_run
 
 
 def test_score_events_hold_each_event_once_across_a_checkpoint_reset_and_the_view_ends_as_lead_scores(
-    spark, trained, tmp_path
+    spark, registry, tmp_path
 ):
-    config = lakehouse_with_model(trained, tmp_path)
+    config = lakehouse_with_model(registry, tmp_path)
     leads = new_leads(20, seed=14, first=970_000)
     first = land(config, "a.csv", leads[:10], time.time() - 60)
     realtime.run(spark, config, config.landing, available_now=True)
@@ -306,8 +316,8 @@ def test_score_events_hold_each_event_once_across_a_checkpoint_reset_and_the_vie
     )
 
 
-def test_a_bad_file_stops_the_live_query_and_nothing_is_committed(spark, trained, tmp_path):
-    config = lakehouse_with_model(trained, tmp_path)
+def test_a_bad_file_stops_the_live_query_and_nothing_is_committed(spark, registry, tmp_path):
+    config = lakehouse_with_model(registry, tmp_path)
     land(config, "a.csv", new_leads(5, seed=15, first=975_000))
     shutil.copy(load_fixture("bad_not_utf8.csv"), config.landing)
     with pytest.raises(LeadscoreError, match="bad_not_utf8.csv: line 3 has bytes that are not UTF-8"):
@@ -316,11 +326,11 @@ def test_a_bad_file_stops_the_live_query_and_nothing_is_committed(spark, trained
         assert config.table(logical).read(spark).count() == 0, logical
 
 
-def test_the_view_never_shows_a_lead_twice_nor_goes_back_while_the_queries_run(spark, trained, tmp_path):
+def test_the_view_never_shows_a_lead_twice_nor_goes_back_while_the_queries_run(spark, registry, tmp_path):
     """Read over and over while files land and the scores query MERGEs every second: at no read a lead twice, and
     no lead's event older than one a read before showed (a late event, landed an hour ago, never shows). Read by
     delta-rs, as the console reads, and by Spark, as `leadscore queue` does."""
-    config = lakehouse_with_model(trained, tmp_path, **{"stream.merge_every_seconds": 1.0})
+    config = lakehouse_with_model(registry, tmp_path, **{"stream.merge_every_seconds": 1.0})
     leads = new_leads(40, seed=16, first=980_000)
     reader = DeltaLakeReader(config)
     newest: dict[str, tuple] = {}

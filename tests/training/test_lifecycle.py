@@ -9,22 +9,26 @@ import json
 import shutil
 from pathlib import Path
 
+import pyspark
 import pytest
 from chispa import assert_approx_df_equality
+from pyspark.ml import PipelineModel
 from pyspark.ml.classification import LogisticRegression
+from pyspark.ml.feature import SQLTransformer
+from xgboost.spark import SparkXGBClassifierModel
 
 from leadscore import cli
 from leadscore.errors import LeadscoreError
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.promotion import challenge, promote
-from leadscore.lifecycle.publish import publish
+from leadscore.lifecycle.publish import _requirements, publish
 from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, load, model_name, resolve, version_by_alias
 from leadscore.schema import KEY
 from leadscore.scoring.serving import AliasedModel
 from leadscore.training import candidates, fit
 from leadscore.training.evaluation import with_score
 from tests.helpers.lakehouse import config_for, load_fixture
-from tests.helpers.training import SEED, small_candidates
+from tests.helpers.training import SEED, only
 
 WEAK_COLUMNS = ("city",)  # one column that says little: a model clearly worse than the trained one
 
@@ -65,6 +69,15 @@ def store(spark, tmp_path_factory, gold_sample, trained, weak):
     config.table("gold_training").save(gold_sample.write.mode("overwrite"))
     decisions = [register(config, model, gold_sample) for model in (weak, trained, weak)]
     return config, decisions
+
+
+def test_a_published_pipeline_declares_what_loading_it_needs(spark):
+    """Spark's own for every pipeline, xgboost's package beside it when a stage is xgboost's. (`spark`: Spark ML's
+    stages are made in a running session.)"""
+    features = SQLTransformer(statement="SELECT * FROM __THIS__")
+    assert _requirements(PipelineModel([features])) == [f"pyspark=={pyspark.__version__}"]
+    with_xgboost = _requirements(PipelineModel([features, SparkXGBClassifierModel()]))
+    assert with_xgboost[0] == f"pyspark=={pyspark.__version__}" and with_xgboost[1].startswith("xgboost")
 
 
 def aliases(config) -> dict[str, str | None]:
@@ -188,17 +201,20 @@ def test_promote_and_models_name_bad_references_and_exit_2(trained_lakehouse, ca
     assert status == 2 and message in err
 
 
-def test_retrain_skips_when_silver_has_not_changed_and_otherwise_challenges(copied_lakehouse, capsys, monkeypatch):
+def test_retrain_skips_when_silver_has_not_changed_and_otherwise_challenges(
+    trained_lakehouse, copied_lakehouse, capsys, monkeypatch
+):
     config = copied_lakehouse
     status, out, _ = leadscore(capsys, "retrain", "--lakehouse", config.lakehouse)
     skipped = json.loads(out.strip().splitlines()[-1])
     assert status == 0 and (skipped["decision"], skipped["champion_version"]) == ("skipped", "1")
 
-    monkeypatch.setattr(candidates, "candidates", small_candidates)
+    _, first = trained_lakehouse
+    monkeypatch.setattr(candidates, "candidates", only(first["chosen"]))  # version 1's learner, fitted once
     status, out, _ = leadscore(capsys, "retrain", "--lakehouse", config.lakehouse, "--force", "--seed", str(SEED))
     decision = json.loads(out.strip().splitlines()[-1])
     assert status == 0
-    # The same data and seed give the same model: no gain, so it stays the challenger.
+    # The same learner on the same data with the same seed gives the same model: no gain, so it stays the challenger.
     assert (decision["decision"], decision["version"], decision["gain"]) == ("kept", "2", pytest.approx(0.0, abs=1e-12))
     assert aliases(config) == {CHAMPION: "1", CHALLENGER: "2"}
     assert Path(config.lakehouse, "mlflow.db").is_file()

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import mlflow
 import numpy as np
-import psutil
+import pyspark
 import pytest
 from mlflow.artifacts import load_dict, load_text
 
+from leadscore import cli
+from leadscore import spark as spark_module
+from leadscore.jobs import retrain as retrain_job
+from leadscore.jobs import train as train_job
 from leadscore.lifecycle import tracking
 from leadscore.lifecycle.registry import CHAMPION, model_name
 from leadscore.schema import KEY
+from leadscore.spark import local_settings
 from leadscore.training import candidates, evaluation, fit
 from tests.helpers.lakehouse import config_for
 from tests.helpers.training import SEED, small_candidates
@@ -110,17 +112,12 @@ def test_the_training_run_holds_params_metrics_data_version_artifacts_and_a_sign
         assert 0.0 <= candidate.data.metrics["validation_auc_roc"] <= 1.0
         assert "test_auc_roc" in candidate.data.metrics and "threshold" in candidate.data.metrics
 
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(f"models:/{name}/1")).read_text().split()
+    assert {f"mlflow=={mlflow.__version__}", f"pyspark=={pyspark.__version__}"} <= set(requirements)
     info = mlflow.models.get_model_info(f"models:/{name}/1")
     assert info.signature.inputs.input_names() == list(config.feature_sets["full"])
     assert info.signature.outputs.input_names() == ["score"]
     assert info.saved_input_example_info is not None
-
-
-def test_tuning_records_each_grid_point(trained):
-    for name in ("gbt", "xgboost", "logistic_regression"):
-        tuning = trained.metrics["candidates"][name]["tuning"]
-        assert len(tuning["grid"]) == 2 and all(0.0 <= point["auc"] <= 1.0 for point in tuning["grid"])
-    assert trained.metrics["candidates"]["baseline_rf"]["tuning"] is None
 
 
 def flat(tree: dict, prefix: str = "") -> dict:
@@ -131,14 +128,26 @@ def flat(tree: dict, prefix: str = "") -> dict:
     return items
 
 
-def test_same_data_and_seed_give_the_same_metrics_whatever_the_partitioning(gold_sample, trained):
-    """Spark's forests and boosting and xgboost sample per partition; training fixes the partitioning, so this holds.
+def shuffled(gold_sample):
+    """The same rows in other partitions and another order."""
+    return gold_sample.repartition(3).orderBy(KEY, ascending=False)
+
+
+def test_same_data_and_seed_give_the_same_metrics_whatever_the_partitioning(gold_sample, trained_lakehouse, trained):
+    """Spark's forests and boosting and xgboost sample per partition; training fixes the partitioning, so this holds:
+    the run's training (`leadscore train`, on gold.training as written) fitted again on the same rows shuffled.
 
     Counts are equal exactly; scores up to the order in which Spark adds partial sums (1e-12 apart).
     """
-    shuffled = gold_sample.repartition(3).orderBy(KEY, ascending=False)
-    columns = config_for(".").feature_sets["full"]
-    again = fit.train(shuffled, small_candidates(columns, SEED), seed=SEED, tune=True, partitions=4)
+    config, _ = trained_lakehouse
+    again = fit.train(
+        shuffled(gold_sample),
+        small_candidates(config.feature_sets["full"], SEED),
+        seed=SEED,
+        tune=False,
+        partitions=config.model.partitions,
+        tie_margin=config.model.promotion["margin"],
+    )
     assert again.metrics["chosen"] == trained.metrics["chosen"]
     keys = ("data", "threshold", "test", "validation")
     repeated, first = (flat({k: run.metrics[k] for k in keys}) for run in (again, trained))
@@ -146,6 +155,24 @@ def test_same_data_and_seed_give_the_same_metrics_whatever_the_partitioning(gold
     for name, candidate in trained.metrics["candidates"].items():
         assert again.metrics["candidates"][name]["validation_auc"] == pytest.approx(candidate["validation_auc"]), name
         assert again.metrics["candidates"][name]["params"] == candidate["params"], name
+
+
+def test_tuning_records_each_grid_point_and_searches_the_same_split_whatever_the_partitioning(gold_sample):
+    """The one tuned training of the suite: each challenger's two-point grid searched, every point recorded. The
+    search's own split of the train rows is drawn per partition too: the deterministic logistic regression, tuned
+    again on the rows shuffled, scores every grid point the same."""
+    columns = config_for(".").feature_sets["full"]
+    tuned = fit.train(gold_sample, small_candidates(columns, SEED), seed=SEED, tune=True, partitions=4)
+    for name in ("gbt", "xgboost", "logistic_regression"):
+        tuning = tuned.metrics["candidates"][name]["tuning"]
+        assert len(tuning["grid"]) == 2 and all(0.0 <= point["auc"] <= 1.0 for point in tuning["grid"])
+    assert tuned.metrics["candidates"]["baseline_rf"]["tuning"] is None
+
+    logistic = [c for c in small_candidates(columns, SEED) if c.name == "logistic_regression"]
+    again = fit.train(shuffled(gold_sample), logistic, seed=SEED, tune=True, partitions=4)
+    grid = again.metrics["candidates"]["logistic_regression"]["tuning"]["grid"]
+    expected = tuned.metrics["candidates"]["logistic_regression"]["tuning"]["grid"]
+    assert [point["auc"] for point in grid] == pytest.approx([point["auc"] for point in expected], rel=1e-9)
 
 
 def test_the_chosen_model_beats_the_baseline_and_its_threshold_is_the_best_cut_on_validation(gold_sample, trained):
@@ -158,23 +185,21 @@ def test_the_chosen_model_beats_the_baseline_and_its_threshold_is_the_best_cut_o
     assert trained.metrics["threshold"] == evaluation.accuracy_threshold(scores, labels)
 
 
-@pytest.mark.parametrize("job", ["train", "retrain"])
-def test_training_jobs_run_on_the_training_heap_and_stop_with_2_without_silver(tmp_path, job):
-    """Spark ML's fits grow the JVM past its heap, so `train` and `retrain` start theirs with model.driver_memory."""
+@pytest.mark.parametrize("job", [train_job, retrain_job], ids=["train", "retrain"])
+def test_training_jobs_ask_for_the_training_heap_and_stop_with_2_without_silver(tmp_path, job, monkeypatch, capsys):
+    """Spark ML's fits grow the JVM past its heap, so `train` and `retrain` ask for a session whose JVM starts with
+    model.driver_memory (that a local session's JVM gets that heap is checked on a running `leadscore stream`, in
+    tests/scoring/test_stream.py)."""
     config = config_for(tmp_path)
     assert config.model.driver_memory != config.spark.driver_memory  # else this test could not tell them apart
-    command = [sys.executable, "-m", "leadscore.cli", job, "--lakehouse", config.lakehouse]
-    stderr = tmp_path / "stderr"
-    heaps = set()
-    with stderr.open("w") as err:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
-        while process.poll() is None:  # the JVM lives from the session's start until the error ends the process
-            try:
-                jvms = [p.cmdline() for p in psutil.Process(process.pid).children(recursive=True) if p.name() == "java"]
-                drivers = [argv for argv in jvms if "org.apache.spark.launcher.Main" not in argv]  # spark-submit's
-                heaps |= {arg for argv in drivers for arg in argv if arg.startswith("-Xmx")}
-            except psutil.NoSuchProcess:
-                pass
-            time.sleep(0.05)
-    assert process.returncode == 2 and "no silver table" in stderr.read_text()
-    assert heaps == {f"-Xmx{config.model.driver_memory}"}
+    asked = []
+
+    def get_spark(settings, *args, **kwargs):
+        asked.append(local_settings(settings)["spark.driver.memory"])
+        return spark_module.get_spark(settings, *args, **kwargs)
+
+    monkeypatch.setattr(job, "get_spark", get_spark)
+    command = job.__name__.rsplit(".", 1)[1]
+    assert cli.main([command, "--lakehouse", config.lakehouse]) == 2
+    assert "no silver table" in capsys.readouterr().err
+    assert asked == [config.model.driver_memory]

@@ -7,11 +7,11 @@ yields nothing for an empty or header-only file, and cannot say where a row was 
 
 Parsing runs in the JVM, without a Python round trip: lines without a quote (about 96% of a real export) are split
 on the delimiter; lines with one take the CSV-aware path (quoted fields, doubled quotes, the damage it can repair).
-A quote is looked for with `contains` (a byte scan), not `instr`, which counts characters as it goes and took a
-quarter of the parse's CPU in a profile (docs/performance.md). Only a file holding a quoted field that spans lines
+A quote is looked for with `contains` (a byte scan), not `instr`, which counts characters as it goes and is dear in
+the parse (docs/performance.md, Design choices). Only a file holding a quoted field that spans lines
 pays for `records_of`, which joins those lines into one record. The per-line parse (`parse_lines`) uses no lambda
 (`transform`, `exists`, ...): Spark 4.0 interprets those, and one of them in a projection keeps the whole
-projection out of the stage's generated code, for every line (half the parse's time; docs/performance.md).
+projection out of the stage's generated code, for every line.
 """
 
 from __future__ import annotations
@@ -265,8 +265,8 @@ def split_files(files: DataFrame, encoding: str = UTF8) -> DataFrame:
 def row_hash(line: Column) -> Column:
     """The content's identity: the record's text without trailing delimiters, so an identical re-delivery has it.
 
-    `rtrim` of the delimiter, not the regular expression `,+$`: the same text, at a third of the cost (the regular
-    expression tried a match at every delimiter of every line; docs/performance.md)."""
+    `rtrim` of the delimiter, not the regular expression `,+$`: the same text, without trying a match at every
+    delimiter of every line."""
     return F.md5(F.rtrim(line, F.lit(",")))
 
 

@@ -30,8 +30,8 @@ def run_counts(spark: SparkSession, config: Config, query_id: str, batches: rang
     """What this run's batches wrote, a replayed one included.
 
     Read from their commits (each tagged with its batch; Delta's operation metrics count the rows, bronze's tag
-    records files and repairs), which history gives without reading a row; counting the rows the batches stamped
-    scanned four tables (9-20 s after a run, docs/performance.md). The rows are counted only when history cannot
+    records files and repairs), which history gives without reading a row, where counting the rows the batches
+    stamped scans four tables. The rows are counted only when history cannot
     show every commit of the run: other writers' commits in between, or a commit written without its figures.
     """
     if not batches:

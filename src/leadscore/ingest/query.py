@@ -46,13 +46,8 @@ ROWS_PER_WRITER = 100_000  # fewer rows than this are appended as one file
 # Operations that add no rows: a bronze whose other commits are all one query's holds nothing it has not seen.
 ADDS_NO_ROWS = ("CREATE TABLE", "OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES")
 HISTORY_PROOF = 500  # commits of bronze's history read to show one query wrote all of it; bronze is scanned beyond
-# A backfill's batches (availableNow: `leadscore ingest`, a drain) run with Spark's whole-stage code generation
-# stopped at the width of a bronze row. The stream's plan parses each file and types and judges its rows in one stage,
-# which Spark compiles into one generated method up to operators of `codegen.maxFields` fields (100 by default): the
-# parse's bronze row (44 fields) and the typing's first projection (81) were one method, and 1M rows took 21 s
-# through it against 9 s for the parse and 7 s for the typing and expectations apart; the 1M-row ingest 4-12% faster
-# (docs/performance.md). A live micro-batch of a few dozen rows is slower with it (0.15-0.27 s more a batch, in CPU
-# too), so a continuous query keeps Spark's default.
+# A backfill (availableNow) stops whole-stage code at a bronze row's width, so the parse and silver's typing compile
+# apart, which is faster for large batches and slower for a live one (docs/performance.md, Ingest).
 BACKFILL_SETTINGS = {"spark.sql.codegen.maxFields": str(bronze.FIELD_COUNT + len(bronze.BRONZE_METADATA))}
 
 
@@ -88,8 +83,8 @@ class EarlierLandings:
     skipped whole, and a content bronze already holds is a re-delivery, not new.
 
     Looked for by the first micro-batch a run executes, not when the query starts: a run with nothing new (a
-    restart, a second landing source's query run again) never asks bronze, which on a large lakehouse was the
-    dearest step of such a run (15 s, docs/performance.md). Found only while bronze holds files the query had not
+    restart, a second landing source's query run again) never asks bronze, which on a large lakehouse is the
+    dearest step of such a run. Found only while bronze holds files the query had not
     seen before that batch, so an ordinary run, or a reset query once it has passed over the earlier files, never
     builds it; its files and contents are collected by the first batch that needs them.
     """
@@ -127,8 +122,8 @@ class EarlierLandings:
         """The (materialised) batch without the files bronze holds, its probes without the contents bronze holds.
 
         The batch's probes go to bronze's contents, not the contents to the batch: a live batch's few probes are
-        broadcast to a scan of the contents, and only the contents found come back. Spark otherwise broadcast all
-        of bronze's contents to every micro-batch (1M of them: 0.7 s a batch, against 0.15 s; docs/performance.md).
+        broadcast to a scan of the contents, and only the contents found come back; Spark would otherwise broadcast
+        all of bronze's contents to every micro-batch.
         """
         files, contents = self._collected()
         fresh = batch.join(files, list(FILE_IDENTITY), "left_anti")  # probes have no file: they stay
@@ -139,8 +134,8 @@ class EarlierLandings:
 
 def _written_only_by(spark: SparkSession, table: Table, query_id: str) -> bool:
     """Whether every commit that added rows to the table carries this query's tag, shown by its history back to its
-    creation: then the table holds no file the query has not seen, and nothing needs scanning (a scan of bronze was
-    the first and dearest Delta work of a fresh process on an existing lakehouse: 16.8 s idle, docs/performance.md).
+    creation: then the table holds no file the query has not seen, and nothing needs scanning (a scan of bronze is
+    the dearest Delta work of a fresh process on an existing lakehouse).
     False when history goes back further than HISTORY_PROOF commits, or its oldest commits were cleaned up."""
     history = table.history(spark, HISTORY_PROOF).select("version", "operation", "userMetadata").collect()
     if not history or history[-1]["version"] != 0:
@@ -181,7 +176,7 @@ def _processed_then(rows: DataFrame) -> DataFrame:
 def batch_figures() -> list[Column]:
     """A batch's figures, observed while it is materialised (no Spark job of their own). Probes have neither a line,
     a repair nor expectations, so these count the rows' own. A file is counted by its first record: a distinct count
-    of file names took 0.41 s a batch against 0.23 s (its own shuffles; docs/performance.md)."""
+    of file names would need shuffles of its own."""
     return [
         F.count_if(F.col(PROBE)).alias("new_contents"),
         F.count_if(~F.col(PROBE)).alias("rows"),
@@ -223,7 +218,7 @@ class IngestBatch:
 
     def _append(self, logical: str, rows: DataFrame, batch_id: int, size: int, record: dict | None = None) -> None:
         """Appends `size` rows: one file from a live micro-batch; a backfill's batch in the partitions Spark's file
-        source sized for the cores (one writer of a 1M-row batch took 17 s for bronze, 16 s for silver)."""
+        source sized for the cores, since one writer would serialise a large batch."""
         rows = rows.coalesce(1) if size < ROWS_PER_WRITER else rows
         self.commits.append(self.config.table(logical), rows, batch_id, record)
 
@@ -231,11 +226,9 @@ class IngestBatch:
         spark = batch.sparkSession
         started = time.perf_counter()
         figures = Observation(f"ingest_batch_{batch_id}")
-        # Materialised once, so the parse and the stream's de-duplication state are not run again by each write: as
-        # rows on local disk (a local checkpoint), not Spark's columnar cache, whose encoding doubled the cost of a
-        # 1M-row batch's parse (docs/performance.md), and not the heap, which a backfill's batch beside the parse's
-        # whole-file buffers ran out of. The batch's stamps are materialised with it: a write that read them as
-        # literals would be a new plan for Spark to compile at every batch.
+        # Materialised once on local disk, so the writes do not parse again: the columnar cache's encoding is dearer
+        # and the heap is too small for a backfill's batch beside the parse's whole-file buffers. The stamps are
+        # materialised with it: as literals in each write they would make a new plan to compile at every batch.
         stamped = batch.observe(figures, *batch_figures()).select("*", *self._stamps(spark, batch_id))
         batch = stamped.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
         counts = figures.get
@@ -248,8 +241,8 @@ class IngestBatch:
         steps = {"materialise": time.perf_counter() - started}
         rows = batch.where(~F.col(PROBE)).drop(PROBE)
         # As many contents never seen as rows: every row is the first delivery of a new content, so there is nothing
-        # to tell apart, and a row is quarantined exactly when it fails an expectation. The usual batch; grouping a
-        # clean backfill's 1M rows by content took 15 s to find nothing.
+        # to tell apart, and a row is quarantined exactly when it fails an expectation (the usual batch: grouping it
+        # by content would find nothing, at a backfill's full price).
         exceptions = None
         outcomes = {"quarantine": counts["failing"], "duplicate": 0}
         if counts["new_contents"] < counts["rows"]:
@@ -390,7 +383,7 @@ def checked_file_rows(spark: SparkSession, path: str, encoding: str) -> DataFram
     A row repeated within the file is scored like any other: a re-delivery matters to the lakehouse, not here.
     Materialised (local checkpoint): a filter on `_outcome` over the unmaterialised plan is pushed down into the
     parse and the expectations, whose expressions it then inlines into each other; the plan grows to megabytes
-    and takes Catalyst 30-100 s to plan, whatever the file's size (docs/performance.md).
+    and takes Catalyst minutes to plan, whatever the file's size.
     """
     judged = parsed_and_judged(spark.read.format("binaryFile").load(path), encoding)
     return silver.classify(

@@ -12,6 +12,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import packages_distributions, version
 from pathlib import Path
 
 import mlflow
@@ -19,6 +20,7 @@ import mlflow.data
 import mlflow.spark
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
+from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 
 from leadscore.config import Config
@@ -72,6 +74,17 @@ def _log_candidates(metrics: dict, experiment: str) -> None:
             mlflow.set_tag("chosen", str(name == metrics["chosen"]).lower())
             if candidate["tuning"]:
                 mlflow.log_dict(candidate["tuning"], "tuning.json")
+
+
+def _requirements(model: PipelineModel) -> list[str]:
+    """What loading the pipeline needs: MLflow's list for the Spark flavour, and xgboost when a stage is xgboost's.
+    Declared, since MLflow otherwise infers them by loading the model in a new process with a Spark session of its
+    own: a JVM started for every training."""
+    needs = mlflow.spark.get_default_pip_requirements()
+    if any(type(stage).__module__.startswith("xgboost.") for stage in model.stages):
+        package = packages_distributions()["xgboost"][0]
+        needs.append(f"{package}=={version(package)}")
+    return needs
 
 
 def _signature_and_example(trained: Trained, rows: DataFrame, columns: tuple[str, ...]):
@@ -146,6 +159,7 @@ def publish(
             artifact_path=MODEL_ARTIFACT,  # the Spark flavour still names it so in MLflow 3
             signature=signature,
             input_example=example,
+            pip_requirements=_requirements(trained.model),
             registered_model_name=name,
             dfs_tmpdir=config.mlflow.dfs_tmpdir,
         )

@@ -4,8 +4,8 @@ A scores micro-batch commits exactly one version of gold.lead_scores: its MERGE 
 does not hold yet, its append: leadscore.scoring.merge.write_scores). The batch's record (its events and leads, score
 quantiles and priority bands, the model, when it started) rides in that commit's `userMetadata`, beside the (query,
 batch) tag that makes the commit idempotent. So the record is atomic with the scores it describes, a replayed batch
-cannot record itself twice, and the batch pays for no second write: a Delta append to a table of its own and the
-history lookup that found the MERGE's version took 0.5-1 s of every micro-batch (docs/performance.md).
+cannot record itself twice, and the batch pays for no second write (a Delta append to a table of its own, and the
+history lookup to find the MERGE's version).
 What only the commit knows (its version, time, rows inserted and updated) is read with it.
 
 The console's pipeline page reads the records back from the table's history (`DESCRIBE HISTORY` on a warehouse,

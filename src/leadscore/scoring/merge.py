@@ -23,16 +23,11 @@ NEWER = newer("s", "t")
 # backlog) first asks whether the table holds any of its leads, and is appended when it holds none.
 PRUNING_LEADS = 2_000
 BATCH_VIEW = "leadscore_scored_batch"
-# How Delta's auto compaction (lead_scores' property) runs in the scores query's session, for every MERGE it makes:
-# - it takes only files under 16 MB, which the MERGEs' own files (a few kilobytes) always are and a drained
-#   backlog's are not. With Delta's default, 64 MB, a stream on a 1M-lead table rewrote the whole table after every
-#   MERGE (4.5 s a MERGE instead of 0.8 s): a drain's files are under 64 MB.
-# - it waits for 50 small files, counted by this process. By default it also compacts a table at the first write a
-#   process makes to it, and that compaction, which takes the small files earlier processes left as well, brings the
-#   process's count to zero, which makes Delta forget it compacted: a stream restarted on a table holding a small
-#   file compacted after every MERGE (a 10k-lead table: every MERGE followed by an OPTIMIZE of the whole table, the
-#   scores batch 2.13 s instead of 1.74 s). lead_scores is not partitioned, so "modified partitions only" is nothing.
-# Both are in docs/performance.md.
+# How Delta's auto compaction (lead_scores' property) runs in the scores query's session, for every MERGE it makes
+# (docs/performance.md, Live micro-batch):
+# - only files under 16 MB: the MERGEs' own small files, never a drained backlog's large ones;
+# - only once this process has counted 50 small files: by default Delta also compacts at a process's first write and
+#   then forgets it did, so a restarted stream would compact after every MERGE.
 COMPACTION_SETTINGS = {
     "spark.databricks.delta.autoCompact.minFileSize": str(16 << 20),
     "spark.databricks.delta.autoCompact.modifiedPartitionsOnly.enabled": "false",

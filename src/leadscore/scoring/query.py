@@ -65,10 +65,9 @@ class ScoreBatch:
     carrying the batch's record.
 
     The events come scored by the query's own plan (`in_plan`): Spark builds that plan once a run, where scoring
-    each micro-batch's DataFrame analysed the pipeline's stages again every batch (0.3 s of a scores batch,
-    docs/performance.md, eighteenth stop). A batch that finds the champion or the challenger changed since the query
-    started scores its events again with them, as every batch of the query will until a restart builds its plan with
-    them.
+    each micro-batch's DataFrame would analyse the pipeline's stages again every batch. A batch that finds the
+    champion or the challenger changed since the query started scores its events again with them, as every batch of
+    the query will until a restart builds its plan with them.
     """
 
     def __init__(self, config: Config, commits: BatchCommits):

@@ -21,8 +21,8 @@ ORIGINAL_COLUMNS = (
 )  # fmt: skip
 ORIGINAL_VISIT_SPLITS = (0.0, 10.0, 20.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, float("inf"))
 # Where a fitted pipeline scores: in the JVM (Spark ML's forests, boosting and logistic regression), or in Python
-# through a pandas UDF (xgboost's Spark model): about 1 s more a micro-batch and an order of magnitude fewer rows a
-# second (docs/performance.md). A tie on validation AUC goes to the one that scores in the JVM (`choose`).
+# through a pandas UDF (xgboost's Spark model), which is dearer every micro-batch (docs/performance.md, Design
+# choices). A tie on validation AUC goes to the one that scores in the JVM (`choose`).
 SCORES_IN = ("jvm", "python")
 
 
@@ -53,13 +53,10 @@ def candidates(columns: Sequence[str], seed: int) -> list[Candidate]:
     The challengers' settings and grids come from runs on the real sample's train and validation splits: shallow
     trees and many rounds beat deep trees there, and a step of 0.05 never beat 0.1 in Spark's GBT grid search (so
     the grid leaves it out, halving the search). xgboost is told which slots are categories (`told_categories`) and
-    splits them as sets; split as ordered indices they did as well on the real sample's validation split (best of a
-    96-point grid: AUC 0.9798 ordered, 0.9794 categorical), and half the columns per tree beat all of them.
-    Wider searches of xgboost (random search of depth, rate, rounds, child weight, sampling, regularisation,
-    category encodings) and added features moved validation AUC by no more than its noise: README, "Model quality".
-    Spark's GBT is the exception among the trees: on one-hot categories its validation AUC on the real sample was
-    higher than on indexed ones with categorical metadata at every partitioning and feature set measured (0.9781
-    against 0.9755 with `full`, 0.8519 against 0.8468 with `pre_contact`; docs/performance.md), so it keeps them.
+    splits them as sets (as ordered indices they validated as well), and half the columns per tree beat all of them.
+    Wider searches of xgboost and added features moved validation AUC by no more than its noise (docs/model.md).
+    Spark's GBT is the exception among the trees: on the real sample it validates higher on one-hot categories than
+    on indexed ones with categorical metadata, with both feature sets, so it keeps them.
     """
     rf = RandomForestClassifier(labelCol=LABEL_COLUMN, numTrees=20, maxDepth=5, seed=seed)
     gbt = GBTClassifier(labelCol=LABEL_COLUMN, maxIter=100, maxDepth=4, stepSize=0.1, subsamplingRate=0.8, seed=seed)

@@ -1,0 +1,25 @@
+"""`python -m tests.helpers.tiny_cli <argv>`: `leadscore <argv>` in a process of its own, learning with the tests'
+tiny candidates (tests/helpers/training.py); the classic processes a demo over Spark Connect starts (training, the
+scores query) are started the same way. The commands' own steps are unchanged: only the learners are small."""
+
+from __future__ import annotations
+
+import sys
+
+from leadscore import cli, demo
+from leadscore.training import candidates
+from tests.helpers.training import small_candidates
+
+classic = demo.AsTheBundleRuns._classic
+
+
+def classic_with_tiny_candidates(self: demo.AsTheBundleRuns, command: str) -> tuple[list[str], dict[str, str]]:
+    argv, env = classic(self, command)
+    assert argv[1:3] == ["-m", "leadscore.cli"], argv
+    return [argv[0], "-m", __spec__.name, *argv[3:]], env
+
+
+if __name__ == "__main__":
+    candidates.candidates = small_candidates
+    demo.AsTheBundleRuns._classic = classic_with_tiny_candidates
+    sys.exit(cli.main(sys.argv[1:]))
