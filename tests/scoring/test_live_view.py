@@ -144,3 +144,15 @@ def test_the_mark_is_a_literal_every_engine_reads_at_microseconds():
     at = T0 + timedelta(microseconds=7)
     assert live_view.timestamp_literal(at) == "TIMESTAMP '2025-03-01T09:00:00.000007Z'"
     assert live_view.timestamp_literal(None) == "TIMESTAMP '1970-01-01T00:00:00.000000Z'"
+
+
+def test_the_view_reads_only_the_score_events_files_from_the_high_water_mark_on(spark, tables):
+    """Its cost does not grow with score_events: Delta skips every file whose `_ingested_at` statistics lie before
+    lead_scores' mark, as the plan's input files show."""
+    config = tables([row("a", 0.10, minute=5, ingested_minute=5)], [])
+    score_events = config.table("score_events")
+    for minute in range(1, 8):  # one file per live batch, as the live query appends them
+        rows = spark.createDataFrame([event("b", 0.2, minute, ingested_minute=minute)], SCORE_EVENTS_SCHEMA)
+        score_events.save(rows.coalesce(1).write.mode("append"))
+    read = [path for path in read_live(spark, config).inputFiles() if "/score_events/" in path]
+    assert len(score_events.read(spark).inputFiles()) == 7 and len(read) == 3  # minutes 5, 6 and 7

@@ -293,15 +293,22 @@ def test_stream_killed_at_every_point_of_each_query_ends_as_an_uninterrupted_run
     assert len(recorded) == expected_merges and not recorded.duplicated(["query_id", "batch_id"]).any()
 
 
-def test_score_events_hold_each_event_once_across_a_checkpoint_reset_and_the_view_ends_as_lead_scores(
+def test_score_events_hold_each_event_once_across_a_replay_and_a_checkpoint_reset_and_the_view_ends_as_lead_scores(
     spark, registry, tmp_path
 ):
     config = lakehouse_with_model(registry, tmp_path)
     leads = new_leads(20, seed=14, first=970_000)
     first = land(config, "a.csv", leads[:10], time.time() - 60)
     realtime.run(spark, config, config.landing, available_now=True)
-    scored = config.table("score_events").read(spark).count()
-    assert scored == 10
+    assert config.table("score_events").read(spark).count() == 10
+    versions = {t: config.table(t).latest_version(spark) for t in (*INGESTED, "score_events", "lead_scores")}
+
+    # A replay of the same batch ids: both queries' batch 0 planned, its writes committed, its checkpoint commit lost.
+    for checkpoint in (ingest_query.checkpoint_for(config, config.landing), config.checkpoint("lead_scores")):
+        (Path(checkpoint) / "commits" / "0").unlink()
+    realtime.run(spark, config, config.landing, available_now=True)
+    assert {logical: config.table(logical).latest_version(spark) for logical in versions} == versions
+    assert config.table("score_events").read(spark).count() == 10
 
     shutil.rmtree(Path(config.lakehouse) / "_checkpoints")  # a reset: the new queries meet every file again
     shutil.copy(first, Path(config.landing) / "a_again.csv")  # and a re-delivery of contents scored before it

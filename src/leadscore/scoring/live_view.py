@@ -33,7 +33,6 @@ COLUMNS = (
     KEY, "lead_number", "score", "prediction", "priority", *AGENT_FEATURES, "opted_out_call", "opted_out_email",
     "model_version", *SHADOW_COLUMNS, *ORDER, "scored_at", "batch_id", "_ingested_at",
 )  # fmt: skip
-VIEW_NAME = "lead_scores_live"  # <catalog>.<schema>.gold_lead_scores_live on Databricks
 # Before any MERGE (lead_scores empty) every event counts.
 NO_MARK = datetime(1970, 1, 1, tzinfo=UTC)
 
