@@ -244,7 +244,9 @@ def _ours(spark, config, lakehouse: Path, land) -> dict:
     from leadscore import realtime
 
     steps = _BatchSteps()
-    logging.getLogger("leadscore").addHandler(steps)
+    logger = logging.getLogger("leadscore")
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))  # the batches' log lines carry their steps
+    logger.addHandler(steps)
     with TreeSampler(os.getpid()) as stream_process:  # this driver and its JVM while only our queries run
         queries = realtime.start(spark, config, landing(lakehouse, "ours"))
         time.sleep(5)  # the queries' first (empty) batches
@@ -257,7 +259,7 @@ def _ours(spark, config, lakehouse: Path, land) -> dict:
         warm = {query.name: _warm_batches(query, steady_ms) for query in queries}
         for query in queries:
             query.stop()
-    logging.getLogger("leadscore").removeHandler(steps)
+    logger.removeHandler(steps)
     batches = {name: _batch_figures(warm[name]) for name in ("ingest", "scores")}
     commits = {
         "ingest": _commit_figures([c for logical in ("bronze_leads", "silver_leads", "score_events")
