@@ -1,5 +1,8 @@
-"""Phase `latency`: steady-state latency of the real-time path, from a file landing to its leads' scores committed
-(change data feed), with one file of 50 leads landing a second into our two queries (ingest and scores). On the same
+"""Phase `latency`: steady-state latency of the real-time path, from a file landing to its leads' scores visible in
+the agents' view (the score_events commit that holds them, or the lead_scores MERGE if that came first; both read
+from the change data feeds), with one file of 50 leads landing a second into our two queries (the live query, which
+scores into score_events, and the scores query, which MERGEs into lead_scores on its cadence: `merge_lag_p95_s` is
+how far lead_scores follows the view; `live_batch_s` the live query's warm batch, with each step). On the same
 traffic, one after another and each alone on the machine, it measures the original design (a CSV file stream, one
 file per 30-second trigger, typed, scored and appended: `latency_ratio_to_seed`) and the floor of this stack (the
 files' lines, unparsed, appended to Delta on a near-zero trigger: `latency_ratio_to_floor`). Beside the latencies:
@@ -12,6 +15,7 @@ child's `legs` and `warmup_seconds` let the quick bench run ours and the floor a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -42,12 +46,61 @@ def _latencies(spark, path: str, since_ms: int | None) -> dict:
     )  # fmt: skip
     if since_ms is not None:
         changes = changes.where(F.col("landed") >= since_ms)
-    ms = np.array([row.ms for row in changes.collect()], dtype=float)
-    if not len(ms):
+    return _percentiles(np.array([row.ms for row in changes.collect()], dtype=float) / 1000)
+
+
+def _percentiles(seconds) -> dict:
+    """Count, median, p95, max and min of an array of seconds."""
+    import numpy as np
+
+    if not len(seconds):
         return {"rows": 0}
-    p50, p95 = np.percentile(ms, [50, 95]) / 1000
-    return {"rows": len(ms), "p50_s": round(p50, 2), "p95_s": round(p95, 2), "max_s": round(ms.max() / 1000, 2),
-            "min_s": round(ms.min() / 1000, 2)}  # fmt: skip
+    p50, p95 = np.percentile(seconds, [50, 95])
+    return {"rows": len(seconds), "p50_s": round(p50, 2), "p95_s": round(p95, 2),
+            "max_s": round(float(np.max(seconds)), 2), "min_s": round(float(np.min(seconds)), 2)}  # fmt: skip
+
+
+def _view_latencies(spark, config, since_ms: int | None) -> dict:
+    """Per scored event landed since `since_ms` (all when None): its landing (event_ts) to its first commit in the
+    agents' view (score_events' or, when the MERGE came first, lead_scores'); and, for the events MERGEd, how long
+    lead_scores took after the view (`merge_lag`)."""
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    from leadscore.scoring.live import visibility
+
+    events = visibility(spark, config)
+    if since_ms is not None:
+        events = events.where(F.unix_millis("event_ts") >= since_ms)
+    rows = events.select(
+        (F.unix_millis(F.least("visible_at", "merged_at")) - F.unix_millis("event_ts")).alias("ms"),
+        (F.unix_millis("merged_at") - F.unix_millis("visible_at")).alias("lag_ms"),
+    ).collect()
+    lags = np.array([r.lag_ms for r in rows if r.lag_ms is not None], dtype=float) / 1000
+    lag = _percentiles(lags)
+    latencies = _percentiles(np.array([r.ms for r in rows], dtype=float) / 1000)
+    return {**latencies, "merged": lag["rows"], "merge_lag_p50_s": lag.get("p50_s"),
+            "merge_lag_p95_s": lag.get("p95_s")}  # fmt: skip
+
+
+class _BatchSteps(logging.Handler):
+    """The live query's own timers of each batch (materialise, each append, all appends, the batch), from the
+    `batch_steps` its log line carries, kept with when the batch ended."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.batches: list[tuple[float, dict]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, "batch_steps"):
+            self.batches.append((record.created * 1000, record.batch_steps))
+
+    def medians(self, since_ms: int) -> dict:
+        import numpy as np
+
+        warm = [steps for at, steps in self.batches if at >= since_ms]
+        names = sorted({name for steps in warm for name in steps} - {"batch_id", "rows"})
+        return {name: round(float(np.median([s[name] for s in warm if name in s])), 3) for name in names}
 
 
 def _timed_append(spark, stream, name: str, sink: str, checkpoint: str, trigger_seconds: float):
@@ -190,6 +243,10 @@ def _ours(spark, config, lakehouse: Path, land) -> dict:
     timer is JVM-wide, so it is read before another leg starts)."""
     from leadscore import realtime
 
+    steps = _BatchSteps()
+    logger = logging.getLogger("leadscore")
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))  # the batches' log lines carry their steps
+    logger.addHandler(steps)
     with TreeSampler(os.getpid()) as stream_process:  # this driver and its JVM while only our queries run
         queries = realtime.start(spark, config, landing(lakehouse, "ours"))
         time.sleep(5)  # the queries' first (empty) batches
@@ -202,9 +259,10 @@ def _ours(spark, config, lakehouse: Path, land) -> dict:
         warm = {query.name: _warm_batches(query, steady_ms) for query in queries}
         for query in queries:
             query.stop()
+    logger.removeHandler(steps)
     batches = {name: _batch_figures(warm[name]) for name in ("ingest", "scores")}
     commits = {
-        "ingest": _commit_figures([c for logical in ("bronze_leads", "silver_leads")
+        "ingest": _commit_figures([c for logical in ("bronze_leads", "silver_leads", "score_events")
                                    for c in _commits(config.table(logical).location, steady_ms)]),
         "scores": _commit_figures(_commits(config.table("lead_scores").location, steady_ms)),
     }  # fmt: skip
@@ -212,9 +270,11 @@ def _ours(spark, config, lakehouse: Path, land) -> dict:
     return {
         "landed": landed,
         "replay_seconds": round(replay_seconds, 1),
-        "steady": _latencies(spark, config.table("lead_scores").location, steady_ms),
-        "all_files": _latencies(spark, config.table("lead_scores").location, None),
+        "steady": _view_latencies(spark, config, steady_ms),
+        "all_files": _view_latencies(spark, config, None),
+        "merge_every_seconds": config.stream.merge_every_seconds,
         "ingest_batch_s": batches["ingest"].get("batch_s"),
+        "live_steps_median_s": steps.medians(steady_ms),
         "scores_batch_s": batches["scores"].get("batch_s"),
         "planning_s_per_batch": round(rule_seconds / ours, 3) if ours else None,
         "ingest_commit_s": commits["ingest"].get("commit_s"),
@@ -302,6 +362,8 @@ def latency_keys(details: dict | None) -> dict:
         "latency_p50_s": ours.get("p50_s"),
         "latency_p95_s": ours.get("p95_s"),
         "latency_max_s": ours.get("max_s"),
+        "merge_lag_p95_s": ours.get("merge_lag_p95_s"),
+        "live_batch_s": details.get("ingest_batch_s"),  # the live query is the ingest query, scoring its batches
         "seed_latency_p50_s": seed.get("p50_s"),
         "seed_latency_max_s": seed.get("max_s"),
         "floor_latency_p50_s": floor.get("p50_s"),

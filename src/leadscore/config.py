@@ -40,6 +40,7 @@ class SparkSettings:
 @dataclass(frozen=True)
 class StreamSettings:
     trigger_seconds: float
+    merge_every_seconds: float
     max_files_per_trigger: int
     champion_check_seconds: float
     shadow_challenger: bool

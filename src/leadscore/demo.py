@@ -1,13 +1,16 @@
 """The product in one run: history ingested, a model trained, the rest of the leads streamed in and scored live.
 
 generate (or take an export) -> keep 70% as history -> ingest -> train (an MLflow run; the first registered version
-becomes champion) -> replay the other 30% as files, with follow-up activity, while the stream scores them with the
-champion -> the agents' queue, the table's history, one time-travel query.
+becomes champion) -> replay the other 30% as files, with follow-up activity, while the live query scores them with
+the champion into the agents' view and the scores query MERGEs them into lead_scores -> how many seconds each file
+took from landing to the agents' view and to lead_scores, the agents' queue, the table's history, one time-travel
+query.
 
 On a classic session every step runs in this process. Over Spark Connect (`SPARK_REMOTE`), each step runs on the
-compute its bundle job is declared on, as a deployed bundle runs them: ingestion here, over Connect (the serverless
-ingest job); training and the scores query in a classic process of their own (the train and score_stream jobs' job
-cluster: `leadscore.spark.SPARK_ML_NEEDS_CLASSIC` says why). Both give the same tables.
+compute its bundle job is declared on, as a deployed bundle runs them: the history's ingestion here, over Connect
+(`leadscore ingest`, which needs no model); training and the two streaming queries in classic processes of their own
+(the job cluster of the train, ingest and score_stream jobs: `leadscore.spark.SPARK_ML_NEEDS_CLASSIC` says why).
+Both give the same tables.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from leadscore import realtime
 from leadscore.config import Config
@@ -34,10 +38,11 @@ from leadscore.ingest.silver import ORDER, latest_per_lead
 from leadscore.lifecycle.new_version import train_new_version
 from leadscore.output import render, rows_of
 from leadscore.schema import KEY
+from leadscore.scoring.live import visibility
 from leadscore.streaming.queries import progress_logged
 from leadscore.synthetic import simulator
 from leadscore.synthetic.generator import generate
-from leadscore.timetravel import agent_queue, read_as_of, score_changes, version_history
+from leadscore.timetravel import agent_queue, read_as_of, read_live, score_changes, version_history
 
 log = logging.getLogger("leadscore")
 
@@ -79,8 +84,9 @@ class ThisProcess:
 
 
 class AsTheBundleRuns:
-    """Over Spark Connect: ingestion in this process (Connect), training and the scores query each in a classic
-    process of its own (`leadscore train`, `leadscore stream` without a source), given this run's configuration."""
+    """Over Spark Connect: the history's ingestion in this process (Connect), training and the streaming queries each
+    in a classic process of its own (`leadscore train`, `leadscore stream --source`), given this run's
+    configuration."""
 
     CAUGHT_UP_TIMEOUT = 600  # seconds the scores query may take to score what the ingest query has written
 
@@ -105,37 +111,57 @@ class AsTheBundleRuns:
 
     @contextmanager
     def streaming(self, landing: Path) -> Iterator[None]:
-        """The ingest query runs here and the scores query in its classic process while the block lands files;
-        then both stop, once every lead of silver is in lead_scores at its newest event."""
-        ingesting = ingest_query.start(self.spark, self.config, str(landing), available_now=False)
+        """Both queries run in their classic process while the block lands files; then it stops, once every file
+        is in silver and every lead of silver is in lead_scores at its newest event."""
         argv, env = self._classic("stream")
-        scoring = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+        streaming = subprocess.Popen([*argv, "--source", str(landing)], env=env, stdout=subprocess.DEVNULL)
         try:
             yield
-            ingesting.processAllAvailable()
-            self._wait_until_scored(scoring)
-            scoring.send_signal(signal.SIGINT)  # the stream's own stop: its queries end between micro-batches
-            if scoring.wait(timeout=120) != 0:
-                raise LeadscoreError(f"the scores query's classic process failed (exit status {scoring.returncode})")
+            self._wait_until_scored(streaming, landing)
+            streaming.send_signal(signal.SIGINT)  # the stream's own stop: its queries end between micro-batches
+            if streaming.wait(timeout=120) != 0:
+                raise LeadscoreError(f"the streaming queries' process failed (exit status {streaming.returncode})")
         finally:
-            ingesting.stop()
-            if scoring.poll() is None:
-                scoring.kill()
-                scoring.wait()
+            if streaming.poll() is None:
+                streaming.kill()
+                streaming.wait()
 
-    def _wait_until_scored(self, scoring: subprocess.Popen) -> None:
-        silver = self.config.table("silver_leads").read(self.spark)
-        newest = latest_per_lead(silver).select(KEY, *ORDER)
-        lead_scores = self.config.table("lead_scores")
+    def _wait_until_scored(self, streaming: subprocess.Popen, landing: Path) -> None:
+        files = {str(path.resolve()) for path in landing.glob("*.csv")}
+        tables = {logical: self.config.table(logical) for logical in ("bronze_leads", "silver_leads", "lead_scores")}
         deadline = time.monotonic() + self.CAUGHT_UP_TIMEOUT
         while time.monotonic() < deadline:
-            if scoring.poll() is not None:
-                raise LeadscoreError(f"the scores query's classic process stopped (exit status {scoring.returncode})")
-            created = lead_scores.exists(self.spark)  # by the scores query, when it starts
-            if created and newest.exceptAll(lead_scores.read(self.spark).select(KEY, *ORDER)).isEmpty():
-                return
+            if streaming.poll() is not None:
+                raise LeadscoreError(f"the streaming queries' process stopped (exit status {streaming.returncode})")
+            if tables["lead_scores"].exists(self.spark):  # by the queries, when they start
+                bronze = tables["bronze_leads"].read(self.spark)
+                paths = bronze.select(F.regexp_replace("_source_file", "^file:/+", "/")).distinct().collect()
+                ingested = files <= {row[0] for row in paths}
+                newest = latest_per_lead(tables["silver_leads"].read(self.spark)).select(KEY, *ORDER)
+                scored = tables["lead_scores"].read(self.spark).select(KEY, *ORDER)
+                if ingested and newest.exceptAll(scored).isEmpty():
+                    return
             time.sleep(1)
-        raise LeadscoreError(f"the scores query did not score silver's leads within {self.CAUGHT_UP_TIMEOUT} s")
+        raise LeadscoreError(f"the streaming queries did not score silver's leads within {self.CAUGHT_UP_TIMEOUT} s")
+
+
+def _seconds_from_landing(visible: DataFrame) -> DataFrame:
+    """Per streamed file: its events, when it landed, and the seconds until the last of its events was in the
+    agents' view and in lead_scores (a late event, never MERGEd, does not count for the latter)."""
+
+    def after_landing(column: str) -> Column:
+        return F.round(F.max(F.unix_millis(column) - F.unix_millis("event_ts")) / 1000, 1)
+
+    return (
+        visible.groupBy(F.regexp_extract("event_file", "[^/]+$", 0).alias("file"))
+        .agg(
+            F.count(F.lit(1)).alias("events"),
+            F.min("event_ts").alias("landed_at"),
+            after_landing("visible_at").alias("to_view_s"),
+            after_landing("merged_at").alias("to_lead_scores_s"),
+        )
+        .orderBy("landed_at", "file")
+    )
 
 
 def run(
@@ -176,8 +202,15 @@ def run(
             holdout, landing, files, interval_seconds, follow_up_share=0.2, seed=seed, seen=historical
         )
 
+    seconds = _seconds_from_landing(visibility(spark, config))
+    _show(
+        "seconds from a file landing to its leads' scores in the agents' view (gold.score_events) and in "
+        "gold.lead_scores (its MERGE, every stream.merge_every_seconds)",
+        rows_of(seconds),
+        seconds.columns,
+    )
     table = config.table("lead_scores")
-    now = read_as_of(spark, table)
+    now = read_live(spark, config)
     queue = agent_queue(now, 10)
     _show("hot leads to call now (never those who opted out of calls)", rows_of(queue), queue.columns)
     history = version_history(table.history(spark))
@@ -196,6 +229,7 @@ def run(
         "streamed_rows": replayed["rows"],
         "follow_ups": replayed["follow_ups"],
         "scored_leads": now.count(),
+        "seconds_to_view_max": max((row["to_view_s"] for row in rows_of(seconds)), default=None),
         "table_versions": len(versions),
         "model": model["model"],
         "model_version": model["model_version"],

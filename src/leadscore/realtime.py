@@ -1,7 +1,10 @@
-"""The real-time path as two queries: ingest (landing -> bronze + silver) and scores (silver -> gold.lead_scores).
+"""The real-time path as two queries: the live query (landing -> bronze + silver, each batch's new events scored
+into gold.score_events, where agents see them) and the scores query (silver -> gold.lead_scores, MERGEd every
+`stream.merge_every_seconds`).
 
 Each has its own checkpoint and runs the same code as the batch commands: `leadscore ingest` is the ingest query
-with an availableNow trigger, and the bundle's score_stream job runs only the scores query (no landing source).
+with an availableNow trigger and no live scoring, and the bundle runs the two queries as two jobs (ingest: the live
+query; score_stream: the scores query).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from leadscore.config import Config
 from leadscore.ingest import query as ingest_query
 from leadscore.ingest.sources import Source
 from leadscore.scoring import query as scores_query
+from leadscore.scoring.live import LiveScores
 from leadscore.streaming.queries import await_query, progress_logged, user_error
 
 log = logging.getLogger("leadscore")
@@ -61,12 +65,19 @@ def _wait_for_batch_end(query: StreamingQuery, timeout: float = 300) -> None:
         time.sleep(0.1)
 
 
-def start(spark: SparkSession, config: Config, source: str | Source | None) -> list[StreamingQuery]:
-    """Starts the queries on processing-time triggers (ingest only with a landing source); they run until stopped."""
+def start(
+    spark: SparkSession, config: Config, source: str | Source | None, *, merge: bool = True
+) -> list[StreamingQuery]:
+    """Starts the queries on processing-time triggers: the live query with a landing source, the scores query unless
+    `merge` is off (another process runs it); they run until stopped."""
     if not source:
         ingest_query.create_tables(spark, config)  # the scores query streams from silver, which must exist
-    queries = [ingest_query.start(spark, config, source, available_now=False)] if source else []  # creates them too
-    return [*queries, scores_query.start(spark, config, available_now=False)]
+    queries = [_live(spark, config, source, available_now=False)] if source else []  # creates them too
+    return [*queries, *([scores_query.start(spark, config, available_now=False)] if merge else [])]
+
+
+def _live(spark: SparkSession, config: Config, source: str | Source, *, available_now: bool) -> StreamingQuery:
+    return ingest_query.start(spark, config, source, available_now=available_now, live=LiveScores(config))
 
 
 def drain(queries: list[StreamingQuery]) -> None:
@@ -75,14 +86,17 @@ def drain(queries: list[StreamingQuery]) -> None:
         query.processAllAvailable()
 
 
-def run(spark: SparkSession, config: Config, source: str | Source | None, *, available_now: bool) -> None:
+def run(
+    spark: SparkSession, config: Config, source: str | Source | None, *, available_now: bool, merge: bool = True
+) -> None:
     """availableNow drains what has landed, query after query, and returns; otherwise they run until stopped."""
     with progress_logged(spark):
         if not available_now:
-            _run_until_stopped(spark, start(spark, config, source))
+            _run_until_stopped(spark, start(spark, config, source, merge=merge))
             return
         if source:
-            await_query(ingest_query.start(spark, config, source, available_now=True))
+            await_query(_live(spark, config, source, available_now=True))
         else:
             ingest_query.create_tables(spark, config)
-        await_query(scores_query.start(spark, config, available_now=True))
+        if merge:
+            await_query(scores_query.start(spark, config, available_now=True))

@@ -70,6 +70,9 @@ BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 
 KEY = "prospect_id"
 LABEL = "contacted_agent"
+# The newest event of a lead is the greatest (event_ts, event_file, event_seq): the file's landing time, then its
+# path (two files landed in the same millisecond always compare the same way), then the line.
+ORDER = ("event_ts", "event_file", "event_seq")
 # The web form's untouched drop-down: means "not answered", never a category.
 PLACEHOLDER = "Select"
 YES, NO = "Yes", "No"

@@ -42,10 +42,19 @@ TABLES: dict[str, TableSpec] = {
     "quarantine": TableSpec("silver", "quarantine", ("event_ts", "_source_file", *INGEST_LINEAGE), STREAMED),
     "duplicates": TableSpec("silver", "duplicates", ("event_ts", "_source_file", *INGEST_LINEAGE), STREAMED),
     "gold_training": TableSpec("gold", "training", ("prospect_id", "split")),
+    # One row per scored event, appended by the live query: where a score becomes visible to agents (the live view,
+    # leadscore.scoring.live), and the audit log of every score a lead had, by model version.
+    "score_events": TableSpec(
+        "gold",
+        "score_events",
+        ("prospect_id", "event_ts", "_ingested_at"),
+        {**STREAMED, "delta.enableChangeDataFeed": "true"},
+    ),
     "lead_scores": TableSpec(
         "gold",
         "lead_scores",
-        ("prospect_id", "lead_number", "score", "event_ts", "scored_at"),
+        # `_ingested_at`: its maximum is the high-water mark past which the live view reads score_events.
+        ("prospect_id", "lead_number", "score", "event_ts", "scored_at", "_ingested_at"),
         {
             **STREAMED,
             "delta.enableChangeDataFeed": "true",  # the CRM sync reads the table's changes
@@ -61,6 +70,10 @@ TABLES: dict[str, TableSpec] = {
     # Bins and reference distributions, fixed per model version.
     "drift_baseline": TableSpec("gold", "drift_baseline", ("model_id",)),
 }
+
+
+# Views over the tables: created in the schema on Databricks (catalog storage), named as tables are.
+VIEWS: dict[str, tuple[str, str]] = {"lead_scores_live": ("gold", "lead_scores_live")}  # logical -> (layer, name)
 
 
 @dataclass(frozen=True)
@@ -131,7 +144,7 @@ class Table:
 
 
 def table_ref(logical: str, storage: str, lakehouse: str, catalog: str | None, schema: str | None) -> Table:
-    layer, name = TABLES[logical].layer, TABLES[logical].name
+    layer, name = (TABLES[logical].layer, TABLES[logical].name) if logical in TABLES else VIEWS[logical]
     if storage == "path":
         return Table(logical, f"{lakehouse.rstrip('/')}/{layer}/{name}", by_path=True)
     return Table(logical, f"{catalog}.{schema}.{layer}_{name}", by_path=False)

@@ -1,4 +1,5 @@
-"""Time travel on gold.lead_scores: what it says now, what it said at a version or a time, and what changed.
+"""Time travel on gold.lead_scores: what it says now, what it said at a version or a time, and what changed; and the
+agents' view now (the live view over lead_scores and score_events).
 
 Every stream micro-batch is one MERGE, so one Delta version; any of them reads back with `versionAsOf` or
 `timestampAsOf`. The transformations are pure DataFrame functions; reading a version, collecting and rendering
@@ -7,15 +8,18 @@ rows are the edges.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 from leadscore.output import rows_of
 from leadscore.schema import KEY
+from leadscore.scoring import live_view
 from leadscore.tables import Table
 
 HISTORY_COLUMNS = ("version", "timestamp", "operation", "rows_inserted", "rows_updated")
@@ -118,6 +122,23 @@ def _available(spark: SparkSession, table: Table) -> str:
         F.max_by("timestamp", "version").alias("last_at"),
     )
     return "it has version {first} ({first_at}) to version {last} ({last_at})".format(**rows_of(span)[0])
+
+
+def read_live(spark: SparkSession, config: Config) -> DataFrame:
+    """What agents see now: the live view (scoring.live_view) over lead_scores at its latest version and score_events
+    past that version's high-water mark (read first: Delta then skips the files before it); lead_scores alone on a
+    lakehouse no live query has written to."""
+    lead_scores, score_events = config.table("lead_scores"), config.table("score_events")
+    _require(spark, lead_scores)
+    if not score_events.exists(spark):
+        return lead_scores.read(spark)
+    pinned = f"{lead_scores.sql_name} VERSION AS OF {lead_scores.latest_version(spark)}"
+    return spark.sql(live_view.pinned_sql(pinned, score_events.sql_name, lambda sql: _mark(spark, sql)))
+
+
+def _mark(spark: SparkSession, sql: str) -> datetime | None:
+    micros = spark.sql(sql).select(F.unix_micros("mark")).first()[0]  # exact, whatever Python's time zone
+    return None if micros is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
 def read_as_of(

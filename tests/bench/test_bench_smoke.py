@@ -44,7 +44,8 @@ def test_bench_runs_at_a_tiny_scale(tmp_path: Path):
 QUICK_KEYS = (
     "ingest_rows_per_s", "ingest_ceiling_rows_per_s", "ingest_share_of_ceiling", "transform_rows_per_s",
     "drain_leads_per_s", "drain_ceiling_leads_per_s", "drain_share_of_ceiling", "latency_p50_s", "latency_p95_s",
-    "floor_latency_p50_s", "latency_ratio_to_floor", "ingest_batch_s", "scores_batch_s", "latency_stream_peak_rss_mb",
+    "merge_lag_p95_s", "live_batch_s", "floor_latency_p50_s", "latency_ratio_to_floor", "ingest_batch_s",
+    "scores_batch_s", "latency_stream_peak_rss_mb",
 )  # fmt: skip
 
 

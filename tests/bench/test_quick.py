@@ -37,7 +37,8 @@ print(json.dumps({
     "ingest_ceiling": {"rows_per_s": 10_000},
     "transform": {"rows_per_s": 2 * rate},
     "drain": {"drain_leads_per_s": rate, "drain_ceiling_leads_per_s": 4 * rate},
-    "latency": {"steady": {"p50_s": 8 / number, "p95_s": 16.0, "max_s": 20.0}, "floor": {"p50_s": 0.5}},
+    "latency": {"steady": {"p50_s": 8 / number, "p95_s": 16.0, "max_s": 20.0, "merge_lag_p95_s": 12.0},
+                "ingest_batch_s": 0.9, "floor": {"p50_s": 0.5}},
 }[child]))
 """
 
@@ -150,6 +151,7 @@ def test_each_side_is_the_median_of_its_rounds_and_ratios_are_this_checkout_over
     assert result["current"]["latency_ratio_to_floor"] == 12.0
     assert result["ratios"]["latency_p50_s"] == 1.0
     assert result["ratios"]["seed_latency_p50_s"] is None  # the original design's leg is not the quick bench's
+    assert (result["current"]["merge_lag_p95_s"], result["current"]["live_batch_s"]) == (12.0, 0.9)
 
 
 def test_quick_json_has_latest_jsons_keys_with_this_checkout_at_the_top_and_both_sides_beside(two_rounds):

@@ -52,19 +52,26 @@ def _task(job: dict) -> dict:
 
 MISTAKES = {
     "unknown job key": (lambda c, j: j.update(max_concurent_runs=1), "Unexpected field 'max_concurent_runs'"),
-    "bad enum": (lambda c, j: j["schedule"].update(pause_status="STOPPED"), "STOPPED"),
+    "bad enum": (lambda c, j: j["continuous"].update(pause_status="STOPPED"), "STOPPED"),
     "undeclared variable": (
         lambda c, j: _task(j)["python_wheel_task"]["parameters"].append("${var.nope}"),
         "variable 'nope' is not declared",
     ),
     "variable without value": (lambda c, j: c["targets"]["prod"]["variables"].pop("catalog"), "'catalog' has no value"),
-    "unknown environment": (lambda c, j: _task(j).update(environment_key="gpu"), "environment 'gpu' is not declared"),
+    "unknown environment": (
+        lambda c, j: _task(j).pop("job_cluster_key") and _task(j).update(environment_key="gpu"),
+        "environment 'gpu' is not declared",
+    ),
+    "unknown job cluster": (
+        lambda c, j: _task(j).update(job_cluster_key="gpu"),
+        "job cluster 'gpu' is not declared",
+    ),
     "unknown entry point": (
         lambda c, j: _task(j)["python_wheel_task"].update(entry_point="leadscore-nope"),
         "'leadscore-nope' is not in [project.scripts]",
     ),
     "wheel outside dist": (
-        lambda c, j: j["environments"][0]["spec"].update(dependencies=["../build/*.whl"]),
+        lambda c, j: _task(j).update(libraries=[{"whl": "../build/*.whl"}]),
         "not in the dist/ folder",
     ),
     "prod without permissions": (lambda c, j: c["targets"]["prod"].pop("permissions"), "needs permissions"),

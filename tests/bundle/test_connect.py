@@ -1,11 +1,12 @@
 """The bundle's jobs over Spark Connect, the way serverless compute runs them, on a local Connect server.
 
 `SPARK_REMOTE=local` makes every `leadscore` command a Spark Connect client of a local server that has the Delta
-jars and SQL extensions (leadscore.spark.get_spark). A serverless job (its task names an `environment_key`) runs
-there exactly as declared, in catalog mode, in a process of its own (a Connect client and a classic session cannot
-share one Python process), and leaves the same tables as a classic run of the same files; the read commands print
-over Connect what they print on a classic session. A job declared on a job cluster stops at once over Connect, with
-its reason and exit status 2, before it starts a server.
+jars and SQL extensions (leadscore.spark.get_spark). Every job of the bundle is declared on the job cluster (each
+fits or loads a Spark ML pipeline) and stops at once over Connect, with its reason and exit status 2, before it
+starts a server. What needs no model runs over Connect as serverless compute would run it: a backfill (`leadscore
+ingest`) in catalog mode, in a process of its own (a Connect client and a classic session cannot share one Python
+process), leaves the same tables as a classic run of the same files; the read commands print what a classic
+session prints.
 """
 
 from __future__ import annotations
@@ -62,9 +63,20 @@ print(json.dumps({"remote": type(spark).__module__, "jobs": jobs, "reads": reads
 """
 
 
+def backfill_argv(volumes: Path) -> list[str]:
+    """`leadscore ingest` (a backfill, which needs no model) with the ingest job's catalog, schema, checkpoints and
+    landing volume: the flags of its declaration that the stream command alone takes are left out."""
+    entry_point, argv = declared_argv("dev", {"catalog": LOCAL_CATALOG})["ingest"]
+    argv = [in_volumes(volumes, p) for p in argv]
+    argv.remove("--no-merge")
+    at = argv.index("--feature-set")
+    del argv[at : at + 2]
+    return ["ingest", *argv]
+
+
 @dataclass(frozen=True)
 class ConnectRun:
-    landing: Path  # the serverless jobs' landing volume, under tmp
+    landing: Path  # the ingest job's landing volume, under tmp
     lead_scores: Path  # the lakehouse the read commands read, built by the production MERGE
     reads: list[list[str]]  # the read commands, in the order they ran
     report: dict  # what CONNECT_SESSION printed
@@ -85,15 +97,14 @@ def read_commands(lakehouse: Path) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def connect_run(spark, tmp_path_factory) -> ConnectRun:
-    """The serverless jobs as declared and the read commands, in one process over Spark Connect."""
+    """A backfill with the ingest job's declared flags and the read commands, in one process over Spark Connect."""
     root = tmp_path_factory.mktemp("connect")
     volumes = root / "Volumes"
     variables = target_variables("dev")
     landing = Path(in_volumes(volumes, variables["landing_path"]))
     landing.mkdir(parents=True)
     (landing / "leads.csv").write_bytes(load_fixture("generated_small.csv").read_bytes())
-    tasks = declared_argv("dev", {"catalog": LOCAL_CATALOG})
-    jobs = [[command(tasks[job][0]), *(in_volumes(volumes, p) for p in tasks[job][1])] for job in SERVERLESS]
+    jobs = [backfill_argv(volumes)]
 
     lakehouse = root / "lakehouse"
     build_lead_scores(spark, config_for(lakehouse), BATCHES)
@@ -114,25 +125,24 @@ def connect_run(spark, tmp_path_factory) -> ConnectRun:
     return ConnectRun(landing, lakehouse, plan["reads"], report, done.stderr)
 
 
-def test_the_jobs_split_into_serverless_and_job_cluster():
-    assert SERVERLESS == ["ingest"] and set(JOB_CLUSTER) == {"train", "retrain", "score_stream", "monitor"}
+def test_every_job_runs_on_the_job_cluster():
+    """Each job fits or loads a Spark ML pipeline; the ingest job scores live with the champion."""
+    assert SERVERLESS == [] and set(JOB_CLUSTER) == {"ingest", "train", "retrain", "score_stream", "monitor"}
 
 
 @pytest.mark.slow  # the module's process over Spark Connect
-def test_serverless_jobs_run_as_declared_over_spark_connect_with_a_classic_runs_tables(spark, connect_run, tmp_path):
-    tasks = declared_argv("dev", {"catalog": LOCAL_CATALOG})
-    for job, report in zip(SERVERLESS, connect_run.report["jobs"], strict=True):
-        assert report["status"] == 0, (job, report)
-        classic = tmp_path / job
-        argv = [command(tasks[job][0]), "--source", str(connect_run.landing), "--lakehouse", str(classic)]
-        assert cli.main(argv) == 0
-        config = config_for(classic)
-        for logical in TABLES:
-            over_connect = spark.read.format("delta").load(report["tables"][logical]["location"])
-            written = (without_run_stamps(rows) for rows in (over_connect, config.table(logical).read(spark)))
-            assert_df_equality(*written, ignore_row_order=True)
-            assert TABLE_SPECS[logical].table_properties.items() <= report["tables"][logical]["properties"].items()
-        assert spark.read.format("delta").load(report["tables"]["silver_leads"]["location"]).count() > 0
+def test_a_backfill_runs_over_spark_connect_in_catalog_mode_with_a_classic_runs_tables(spark, connect_run, tmp_path):
+    (report,) = connect_run.report["jobs"]
+    assert report["status"] == 0, report
+    classic = tmp_path / "classic"
+    assert cli.main(["ingest", "--source", str(connect_run.landing), "--lakehouse", str(classic)]) == 0
+    config = config_for(classic)
+    for logical in TABLES:
+        over_connect = spark.read.format("delta").load(report["tables"][logical]["location"])
+        written = (without_run_stamps(rows) for rows in (over_connect, config.table(logical).read(spark)))
+        assert_df_equality(*written, ignore_row_order=True)
+        assert TABLE_SPECS[logical].table_properties.items() <= report["tables"][logical]["properties"].items()
+    assert spark.read.format("delta").load(report["tables"]["silver_leads"]["location"]).count() > 0
 
 
 @pytest.mark.parametrize("job", JOB_CLUSTER)

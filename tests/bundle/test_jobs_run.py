@@ -19,6 +19,7 @@ from pathlib import Path
 import bundle_check
 import pytest
 import yaml
+from chispa import assert_df_equality
 
 from leadscore import cli
 from leadscore.config import SQLITE, config_from
@@ -32,22 +33,26 @@ from tests.helpers.training import only
 ROOT = bundle_check.ROOT
 # The jobs are independent in the bundle (schedules, a continuous job): this is the order their data flows in.
 ORDER = ("ingest", "train", "score_stream", "monitor", "retrain")
+JOBS = {key: job for key, (_, job) in bundle_check.load().jobs().items()}
 # The ingest job's variant that reads a Kafka topic instead of the landing volume (run against a broker in
 # tests/kafka_source, not here).
 KAFKA_INGEST = "ingest_kafka"
 
 
 def test_topology_matches_the_two_queries():
-    """ingest reads the landing volume and ingest_kafka the topic, with its credentials named by a secret scope, never
-    written in a file; score_stream never starts ingestion (no --source: silver -> gold only)."""
+    """ingest runs the live query over the landing volume and ingest_kafka over the topic, with its credentials named
+    by a secret scope, never written in a file; both leave the MERGE to score_stream, which never starts ingestion
+    (no source: silver -> gold only); all three are the stream command."""
     tasks = dict(wheel_tasks())
     ingest, score_stream = tasks["ingest"]["parameters"], tasks["score_stream"]["parameters"]
-    assert ingest[ingest.index("--source") + 1] == "${var.landing_path}"
-    assert "--source" not in score_stream and "--kafka-bootstrap" not in score_stream
-    kafka = dict(zip(tasks[KAFKA_INGEST]["parameters"][::2], tasks[KAFKA_INGEST]["parameters"][1::2], strict=True))
-    assert kafka["--kafka-bootstrap"] == "${var.kafka_bootstrap_servers}" and "--source" not in kafka
+    assert ingest[ingest.index("--source") + 1] == "${var.landing_path}" and "--no-merge" in ingest
+    assert "--source" not in score_stream and "--kafka-bootstrap" not in score_stream and "--no-merge" not in score_stream
+    parameters = tasks[KAFKA_INGEST]["parameters"]
+    assert parameters[-1] == "--no-merge" and "--source" not in parameters
+    kafka = dict(zip(parameters[:-1:2], parameters[1:-1:2], strict=True))
+    assert kafka["--kafka-bootstrap"] == "${var.kafka_bootstrap_servers}"
     assert kafka["--kafka-secret-scope"] == "${var.kafka_secret_scope}"
-    assert tasks[KAFKA_INGEST]["entry_point"] == tasks["ingest"]["entry_point"]
+    assert {command(tasks[job]["entry_point"]) for job in ("ingest", KAFKA_INGEST, "score_stream")} == {"stream"}
     declared = json.dumps(list(bundle_check.load().documents().values())).lower()  # what is declared, not comments
     assert "jaas" not in declared, "a SASL login is built at run time from the secret scope, never declared"
     assert set(tasks) == {*ORDER, KAFKA_INGEST}, "place every job in ORDER"
@@ -121,11 +126,10 @@ def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, tmp_path, 
     for job in ORDER:
         entry_point, argv = tasks[job]
         argv = [in_volumes(workspace, p) for p in argv]
-        if job == "score_stream":
-            # The one difference from the declaration: the job's query runs without an end (its trigger interval);
-            # here it must end for the test to go on, so it runs availableNow instead.
-            at = argv.index("--trigger-seconds")
-            argv[at : at + 2] = ["--available-now"]
+        if "continuous" in JOBS[job]:
+            # The one difference from the declaration: a continuous job's queries run without an end (their
+            # triggers); here they must end for the test to go on, so they run availableNow instead.
+            argv.append("--available-now")
         status, results[job] = run_entry_point(entry_point, argv, capsys)
         assert status == 0, f"{job}: `{entry_point} {' '.join(argv)}` exited {status}: {results[job]}"
 
@@ -141,6 +145,8 @@ def test_every_job_runs_as_declared_in_catalog_mode(spark, workspace, tmp_path, 
     silver_leads = tables["silver_leads"].select("prospect_id").distinct().count()
     scores = tables["gold_lead_scores"]
     assert scores.count() == scores.select("prospect_id").distinct().count() == silver_leads
+    view = spark.table(f"{LOCAL_CATALOG}.{schema}.gold_lead_scores_live")  # the agents' view, made by the stream
+    assert_df_equality(view.orderBy("prospect_id"), scores.orderBy("prospect_id"), ignore_nullable=True)
 
     config = config_from(cli.build_parser().parse_args([command(tasks["monitor"][0]), *tasks["monitor"][1]]))
     client = tracking.client(config)

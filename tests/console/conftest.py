@@ -1,5 +1,6 @@
 """The console tests' lakehouse: lead_scores written as the stream writes it (change data feed and deletion vectors
-on, one MERGE per batch), so delta-rs meets what it meets in production; the other tables hold a few rows each."""
+on, one MERGE per batch), so delta-rs meets what it meets in production, and a score the live query wrote since;
+the other tables hold a few rows each."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from leadscore.monitoring.monitor import DRIFT_SCHEMA
 from leadscore.streaming import commit_tags
 from leadscore.tables import TABLES
 from tests.helpers.lakehouse import config_for
-from tests.helpers.lead_scores import BATCHES, T0, build_lead_scores
+from tests.helpers.lead_scores import BATCHES, SCORE_EVENTS_SCHEMA, T0, build_lead_scores, lead
 
 SILVER_SCHEMA = (
     "prospect_id string, lead_number int, event_ts timestamp, event_seq long, last_action string, total_visits int, "
@@ -93,6 +94,11 @@ def lakehouse(spark, tmp_path_factory):
     config = config_for(tmp_path_factory.mktemp("console") / "lakehouse")
     scores = config.table("lead_scores")
     build_lead_scores(spark, config, BATCHES, scoring_batch_tags())
+    # The live query's score_events: d's newer event, scored hot since the last MERGE (shown by the agents' view), and
+    # a's event the second MERGE took (before lead_scores' high-water mark: not read).
+    live = [(*lead("d", 4, 0.96, "hot", False, 4), "q-ingest", 4), (*BATCHES[1][0], "q-ingest", 2)]
+    config.table("score_events").create_if_missing(spark, spark.createDataFrame([], SCORE_EVENTS_SCHEMA).schema)
+    config.table("score_events").save(spark.createDataFrame(live, SCORE_EVENTS_SCHEMA).write.mode("append"))
     # lead c: its two scored events, and a late one (older than the stored event) that never moved its score
     events = [
         ("c", 3, T0 + timedelta(minutes=1), 3, "Email Opened", 3, 100, 1.5, "f1.csv", 4),

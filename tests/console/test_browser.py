@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from leadscore.timetravel import read_live
+
 CHROMIUM = Path("/usr/bin/chromium")
 # What this closed network needs: no sandbox as root, and none of Chromium's own connections to the outside.
 CHROMIUM_FLAGS = [
@@ -97,8 +99,7 @@ def test_the_queue_in_a_browser_shows_the_top_leads_and_opens_one(
     spark, lakehouse, console_url, browser_page, tmp_path
 ):
     top = (
-        lakehouse.table("lead_scores")
-        .read(spark)
+        read_live(spark, lakehouse)  # the agents' view, which the queue reads
         .where((F.col("priority") == "hot") & (F.col("opted_out_call") == F.lit(False)))
         .orderBy(F.desc("score"), "prospect_id")
         .limit(FIRST_ROWS)

@@ -50,12 +50,21 @@ def test_the_queue_lists_the_hot_leads_first_and_never_an_opted_out_one(reader, 
     at = open_page(reader)
     assert at.title[0].value == "Call queue"
     links = at.get("page_link")
-    assert [link.proto.label for link in links] == ["1", "5", "3"]  # a, e, c: b opted out, f's choice is unknown
-    assert [link.proto.query_string for link in links] == ["lead=a", "lead=e", "lead=c"]
+    # d, scored hot live since the last MERGE, then a, e, c: b opted out, f's choice is unknown
+    assert [link.proto.label for link in links] == ["4", "1", "5", "3"]
+    assert [link.proto.query_string for link in links] == ["lead=d", "lead=a", "lead=e", "lead=c"]
     shown = " ".join(str(element.value) for element in at.markdown)
     assert "opted out" in at.caption[0].value and " b " not in f" {shown} "
     queue = cli_json(capsys, lakehouse, "queue", "--top", "50")
-    assert [row["lead_number"] for row in queue] == [1, 5, 3]
+    assert [row["lead_number"] for row in queue] == [4, 1, 5, 3]
+
+
+def test_a_lead_scored_live_shows_its_live_score_now_and_lead_scores_at_a_version(reader, lakehouse, capsys):
+    metrics = {metric.label: metric.value for metric in open_page(reader, "lead", lead="d").metric}
+    assert (metrics["score"], metrics["priority"]) == ("0.960", "hot")
+    (now,) = cli_json(capsys, lakehouse, "scores", "--lead", "d")
+    (merged,) = cli_json(capsys, lakehouse, "scores", "--lead", "d", "--version", "3")
+    assert (now["score"], merged["score"]) == (0.96, 0.2)
 
 
 def test_a_lead_shows_its_score_now_and_across_versions_as_the_cli_reads_them(reader, lakehouse, capsys):

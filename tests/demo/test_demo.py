@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from leadscore import cli
 from leadscore.config import config_from
 from leadscore.jobs import demo as demo_job
-from leadscore.scoring.merge import AGENT_FEATURES
+from leadscore.scoring.live_view import AGENT_FEATURES
 from leadscore.training import candidates
 from tests.helpers.lakehouse import ROOT, config_for, without_run_stamps
 from tests.helpers.processes import connect_client_env
@@ -53,8 +53,10 @@ def test_demo_scores_every_lead_and_shows_queue_history_and_time_travel(spark, c
     assert (result["model"], result["model_version"], result["promotion"]) == ("lead_scoring_full", "1", "promoted")
     versions = scores.select("model_version").distinct().collect()
     assert [r["model_version"] for r in versions] == ["1"]  # every lead scored by the champion
-    for title in ("== model lead_scoring_full", "== hot leads", "== gold.lead_scores history", "== time travel: leads"):
+    for title in ("== model lead_scoring_full", "== seconds from a file landing", "== hot leads",
+                  "== gold.lead_scores history", "== time travel: leads"):  # fmt: skip
         assert title in out
+    assert result["seconds_to_view_max"] is not None  # every streamed file's leads reached the agents' view
 
 
 def _content(spark, lakehouse, logical):
@@ -76,11 +78,12 @@ def test_the_demo_over_spark_connect_runs_as_the_bundle_and_gives_the_same_table
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert {k: v for k, v in result.items() if k not in ("seconds", "table_versions")} == {
-        k: v for k, v in classic_result.items() if k not in ("seconds", "table_versions")
+    timed = ("seconds", "table_versions", "seconds_to_view_max")
+    assert {k: v for k, v in result.items() if k not in timed} == {
+        k: v for k, v in classic_result.items() if k not in timed
     }
     log = done.stderr
-    assert "scores: started" in log and "stopping the streams" in log  # the scores query's classic process
+    assert "scores: started" in log and "stopping the streams" in log  # the streaming queries' classic process
     assert "Traceback" not in log  # stopped by SIGINT between micro-batches, not interrupted
 
     for logical in ("bronze_leads", "silver_leads", "quarantine", "duplicates"):

@@ -15,8 +15,11 @@ LEAD_SCORES_SCHEMA = (
     "prospect_id string, lead_number int, score double, prediction boolean, priority string, "
     "lead_capture_channel string, referral_source string, last_action string, total_visits int, "
     "total_browsing_time int, opted_out_call boolean, opted_out_email boolean, model_version string, "
-    "event_ts timestamp, event_file string, event_seq long, scored_at timestamp, batch_id long"
+    "challenger_score double, challenger_version string, event_ts timestamp, event_file string, event_seq long, "
+    "scored_at timestamp, batch_id long, _ingested_at timestamp"
 )
+# score_events: a lead_scores row and the ingest batch that wrote the event.
+SCORE_EVENTS_SCHEMA = f"{LEAD_SCORES_SCHEMA}, _ingest_query_id string, _ingest_batch_id long"
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -25,7 +28,8 @@ def lead(key: str, number: int, score: float, priority: str, opted_out_call: boo
     at = T0 + timedelta(minutes=batch)
     return (
         key, number, score, score >= 0.5, priority, "Landing Page Submission", "Google", "Email Opened",
-        batch + 2, 100 * batch, opted_out_call, False, "3", at, f"landing/{batch}.csv", number, at, batch,
+        batch + 2, 100 * batch, opted_out_call, False, "3", None, None, at, f"landing/{batch}.csv", number, at, batch,
+        at,
     )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,23 +32,26 @@ def running(command_args: list[str]) -> Iterator[subprocess.Popen]:
         process.wait()
 
 
-def wait_for(marker: Path, process: subprocess.Popen, timeout: float = 300) -> None:
+def wait_for(markers: Path | Sequence[Path], process: subprocess.Popen, timeout: float = 300) -> None:
+    """Returns once one of the markers exists."""
+    markers = [markers] if isinstance(markers, Path) else list(markers)
     deadline = time.monotonic() + timeout
-    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+    while not any(m.exists() for m in markers) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert marker.exists(), f"the run ended before {marker}"
+    assert any(m.exists() for m in markers), f"the run ended before {markers}"
 
 
 def kill_when(
     command_args: list[str],
-    marker: Path,
+    markers: Path | Sequence[Path],
     timeout: float = 300,
     paused: Callable[[subprocess.Popen], None] | None = None,
 ) -> None:
-    """Runs `leadscore <args>` and kills it with SIGKILL the moment `marker` exists. With `paused`, the run is first
-    stopped there (SIGSTOP: it holds what it holds, and goes no further) while `paused(process)` looks at it."""
+    """Runs `leadscore <args>` and kills it with SIGKILL the moment one of the markers exists. With `paused`, the run
+    is first stopped there (SIGSTOP: it holds what it holds, and goes no further) while `paused(process)` looks at
+    it."""
     with running(command_args) as process:
-        wait_for(marker, process, timeout)
+        wait_for(markers, process, timeout)
         assert process.poll() is None, "the run ended by itself before the kill"
         if paused is not None:
             os.killpg(process.pid, signal.SIGSTOP)

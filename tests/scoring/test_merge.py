@@ -24,7 +24,7 @@ ROWS_DDL = (
     "prospect_id string, lead_number int, score double, prediction boolean, priority string, "
     "lead_capture_channel string, referral_source string, last_action string, total_visits int, "
     "total_browsing_time int, opted_out_call boolean, opted_out_email boolean, model_version string, "
-    "event_ts timestamp, event_file string, event_seq long, scored_at timestamp, batch_id long"
+    "event_ts timestamp, event_file string, event_seq long, scored_at timestamp, batch_id long, _ingested_at timestamp"
 )
 T0, T1, T2 = datetime(2026, 11, 1, 9), datetime(2026, 11, 1, 10), datetime(2026, 11, 1, 11)
 
@@ -32,7 +32,7 @@ T0, T1, T2 = datetime(2026, 11, 1, 9), datetime(2026, 11, 1, 10), datetime(2026,
 def row(lead: str, score: float, event_ts: datetime, seq: int = 2, batch: int = 0, file: str = "f1.csv"):
     priority = "hot" if score >= 0.7 else "warm" if score >= 0.4 else "cold"
     return (lead, 1, score, score >= 0.5, priority, "API", "Google", "Email Opened", 3, 100, False, False, "1",
-            event_ts, file, seq, T2, batch)  # fmt: skip
+            event_ts, file, seq, T2, batch, T2)  # fmt: skip
 
 
 def create(spark, config):

@@ -6,12 +6,14 @@ Pages never write SQL or touch a client; these functions hold the queries, in th
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pandas as pd
 
 from leadscore.console.reader import Reader
 from leadscore.errors import LeadscoreError
 from leadscore.monitoring import batches
+from leadscore.scoring import live_view
 
 # The call queue's columns: what an agent needs to pick up the phone (the CLI's `leadscore queue` lists the same).
 QUEUE_COLUMNS = (
@@ -37,19 +39,36 @@ def lead_filter(lead: str) -> str:
     return f"lead_number = {int(lead)}" if lead.isdigit() else f"prospect_id = '{lead}'"
 
 
+def live_scores(reader: Reader) -> str:
+    """The agents' view (leadscore.scoring.live_view) as a relation for the FROM of a query: lead_scores at its
+    latest version and the newer score_events past that version's high-water mark; lead_scores alone on a lakehouse
+    no live query has written to."""
+    if not reader.exists("score_events"):
+        return "{lead_scores}"
+    pinned = f"{{lead_scores@{int(reader.history('lead_scores', 1)['version'].iloc[0])}}}"
+
+    def mark(sql: str) -> datetime | None:
+        found = reader.query(sql)["mark"].iloc[0]
+        return None if pd.isna(found) else found.to_pydatetime()
+
+    return f"({live_view.pinned_sql(pinned, '{score_events}', mark)}) AS live"
+
+
 def call_queue(reader: Reader, size: int) -> pd.DataFrame:
-    """Hot leads, highest score first, never one that opted out of calls (nor one whose choice is unknown)."""
+    """Hot leads as agents see them now, highest score first, never one that opted out of calls (nor one whose
+    choice is unknown)."""
     if not reader.exists("lead_scores"):
         return pd.DataFrame(columns=list(QUEUE_COLUMNS))
     return reader.query(
-        f"SELECT {', '.join(QUEUE_COLUMNS)} FROM {{lead_scores}} "
+        f"SELECT {', '.join(QUEUE_COLUMNS)} FROM {live_scores(reader)} "
         f"WHERE priority = 'hot' AND opted_out_call = false ORDER BY score DESC, prospect_id LIMIT {int(size)}"
     )
 
 
 def lead_now(reader: Reader, lead: str, version: int | None = None) -> pd.DataFrame:
-    """The lead's row in lead_scores now, or as the table was at `version` (time travel); empty if it had none."""
-    table = "{lead_scores}" if version is None else f"{{lead_scores@{int(version)}}}"
+    """The lead's score as agents see it now, or its row in lead_scores as the table was at `version` (time travel);
+    empty if it had none."""
+    table = live_scores(reader) if version is None else f"{{lead_scores@{int(version)}}}"
     return reader.query(f"SELECT * FROM {table} WHERE {lead_filter(lead)}")
 
 
@@ -115,7 +134,7 @@ def quarantine_by_expectation(reader: Reader) -> pd.DataFrame:
 
 def table_rows(reader: Reader) -> pd.DataFrame:
     """Rows in each table of the medallion: bronze = silver + quarantine + duplicates."""
-    logical = ("bronze_leads", "silver_leads", "quarantine", "duplicates", "lead_scores")
+    logical = ("bronze_leads", "silver_leads", "quarantine", "duplicates", "score_events", "lead_scores")
     counts = [
         (name, int(reader.query(f"SELECT count(*) AS n FROM {{{name}}}")["n"].iloc[0]) if reader.exists(name) else None)
         for name in logical

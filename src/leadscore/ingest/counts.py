@@ -54,10 +54,10 @@ def _run_commits(history: list[Row], query_id: str, batches: range) -> dict[int,
 def _counts_from_commits(spark: SparkSession, config: Config, query_id: str, batches: range) -> dict[str, int] | None:
     """The run's counts from its commits, or None unless history shows them all.
 
-    Every batch of new files commits to bronze first (Delta records no commit for an empty append, so a batch whose
-    files bronze already held has none: then the rows are counted). The other tables get a commit only from a batch
-    with rows for them, after its bronze commit: theirs are all shown once the history read reaches past the run's
-    first bronze commit, or holds all there is.
+    Every batch of new files commits to bronze (Delta records no commit for an empty append, so a batch whose files
+    bronze already held has none: then the rows are counted). The other tables get a commit only from a batch with
+    rows for them, beside its bronze commit (the appends run at once, in any order): theirs are all shown once the
+    history read reaches past the run's earliest commit found in any table, or holds all there is.
     """
     limit = len(batches) + OTHER_COMMITS
     histories: dict[str, list[Row]] = {}
@@ -67,7 +67,7 @@ def _counts_from_commits(spark: SparkSession, config: Config, query_id: str, bat
         commits[name] = _run_commits(histories[name], query_id, batches)
         if name == "bronze" and set(commits[name]) != set(batches):
             return None
-    run_start = commits["bronze"][batches.start]["timestamp"]
+    run_start = min(commit["timestamp"] for found in commits.values() for commit in found.values())
     for name in ("silver", "quarantined", "duplicates"):
         history = histories[name]
         if len(history) == limit and history[-1]["timestamp"] >= run_start:

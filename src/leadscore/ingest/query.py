@@ -5,23 +5,28 @@ accounted for, exactly once.
 stream` keeps it running beside the scores query: there is one ingestion path.
 
 Per micro-batch, the stream parses the batch's files (ingest.bronze) or messages (ingest.messages; the source is
-ingest.sources) and Spark's streaming de-duplication marks the
-contents it has never seen (state in the query's checkpoint, so telling a re-delivery costs the same whatever
-silver holds); `IngestBatch` then writes bronze, silver, quarantine and duplicates from that one parse, each write
-idempotent for its (query, batch).
+ingest.sources) and Spark's streaming de-duplication marks the contents it has never seen (state in the query's
+checkpoint, so telling a re-delivery costs the same whatever silver holds); `IngestBatch` then writes bronze,
+silver, quarantine and duplicates from that one parse, each write idempotent for its (query, batch).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from pyspark import StorageLevel
+from pyspark import StorageLevel, inheritable_thread_target
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.utils import is_remote
 
 from leadscore.config import Config
 from leadscore.ingest import bronze, landing, silver, sources
@@ -31,6 +36,9 @@ from leadscore.streaming.commits import BatchCommits
 from leadscore.streaming.lock import QueryLock
 from leadscore.streaming.queries import await_query, progress_logged, session_settings, trigger
 from leadscore.tables import Table
+
+if TYPE_CHECKING:
+    from leadscore.scoring.live import LiveScores
 
 log = logging.getLogger("leadscore")
 
@@ -167,19 +175,63 @@ def files_seen(spark: SparkSession, checkpoint: str, before_batch: int) -> DataF
     return paths.select(_file_key(paths))
 
 
+def _processed_then(rows: DataFrame) -> DataFrame:
+    """An outcome's rows, processed when the batch was ingested (its stamp, not a literal of its own)."""
+    return rows.withColumn("_processed_at", F.col("_ingested_at"))
+
+
+def batch_figures(counts_files: bool) -> list[Column]:
+    """A batch's figures, observed while it is materialised (no Spark job of their own). Probes have neither a line,
+    a repair nor expectations, so these count the rows' own. A file is counted by its first record: a distinct count
+    of file names would need shuffles of its own; messages (`counts_files` false) come in no file."""
+    first_records = F.count_if(F.col("_line_number") == bronze.FIRST_RECORD_LINE) if counts_files else F.lit(0)
+    return [
+        F.count_if(F.col(PROBE)).alias("new_contents"),
+        F.count_if(~F.col(PROBE)).alias("rows"),
+        first_records.alias("files"),
+        F.count("_repair").alias("repaired"),
+        F.count_if(~F.col(PROBE) & (F.size("_failed_expectations") > 0)).alias("failing"),
+    ]
+
+
+WRITERS = 5  # bronze, silver, quarantine, duplicates, score_events: one thread each
+
+
 class IngestBatch:
-    """foreachBatch: one parsed batch -> bronze, silver, quarantine and duplicates, each append idempotent.
+    """foreachBatch: one parsed batch -> bronze, silver, quarantine, duplicates and, scored live, score_events; each
+    append idempotent, all at once.
 
     `look_for_earlier`: bronze existed when the query started, so it may hold earlier landings (`EarlierLandings`),
-    looked for by the first batch the run executes. `counts_files`: the rows come from files (not messages).
+    looked for by the first batch the run executes. `live`: the live query's scorer (leadscore.scoring.live), whose
+    rows of the batch go to score_events; none for a backfill (`leadscore ingest`). `counts_files`: the rows come
+    from files (not messages).
+
+    The appends go to different tables, so they do not conflict: each runs in a thread of its own, and while one
+    plans or commits in the driver another's tasks use the cores. score_events, where agents see a score, starts
+    first. Over Spark Connect the handler runs in the server's Python worker, whose threads do not carry the
+    session's job artifacts: there the appends run one after another.
     """
 
-    def __init__(self, config: Config, commits: BatchCommits, *, look_for_earlier: bool, counts_files: bool = True):
+    def __init__(
+        self,
+        config: Config,
+        commits: BatchCommits,
+        *,
+        look_for_earlier: bool,
+        live: LiveScores | None = None,
+        counts_files: bool = True,
+    ):
         self.config = config
         self.commits = commits
         self.look_for_earlier = look_for_earlier
+        self.live = live
         self.counts_files = counts_files
         self.earlier: EarlierLandings | None = None
+        self._writers: ThreadPoolExecutor | None = None
+
+    def __getstate__(self) -> dict:
+        """Over Spark Connect the handler is pickled to the server's Python worker: its threads start there."""
+        return {**self.__dict__, "_writers": None}
 
     def _append(self, logical: str, rows: DataFrame, batch_id: int, size: int, record: dict | None = None) -> None:
         """Appends `size` rows: one file from a live micro-batch; a backfill's batch in the partitions Spark's file
@@ -189,48 +241,90 @@ class IngestBatch:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
+        started = time.perf_counter()
+        figures = Observation(f"ingest_batch_{batch_id}")
         # Materialised once on local disk, so the writes do not parse again: the columnar cache's encoding is dearer
-        # and the heap is too small for a backfill's batch beside the parse's whole-file buffers.
-        batch = batch.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
+        # and the heap is too small for a backfill's batch beside the parse's whole-file buffers. The stamps are
+        # materialised with it: as literals in each write they would make a new plan to compile at every batch.
+        stamped = batch.observe(figures, *batch_figures(self.counts_files)).select("*", *self._stamps(spark, batch_id))
+        batch = stamped.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
+        counts = figures.get
         if self.look_for_earlier:
             self.earlier = EarlierLandings.for_batch(spark, self.config, self.commits, batch_id)
             self.look_for_earlier = False
         if self.earlier is not None:  # materialised again, so that each write does not join it again
             batch = self.earlier.unseen(batch).localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
-        rows = batch.where(~F.col(PROBE)).select(
-            *[c for c in batch.columns if c != PROBE],
-            F.current_timestamp().alias("_ingested_at"),
-            F.lit(self.commits.query_id(spark)).alias("_ingest_query_id"),
-            F.lit(batch_id).cast("long").alias("_ingest_batch_id"),
-        )
-        # Probes have neither a line nor a repair, so these count the rows' own. A file is counted by its first record:
-        # a distinct count of file names would need shuffles of its own.
-        new_contents, size, files, repaired = batch.agg(
-            F.count_if(F.col(PROBE)),
-            F.count_if(~F.col(PROBE)),
-            F.count_if(F.col("_line_number") == bronze.FIRST_RECORD_LINE) if self.counts_files else F.lit(0),
-            F.count("_repair"),
-        ).first()
+            counts = batch.agg(*batch_figures(self.counts_files)).first().asDict()
+        steps = {"materialise": time.perf_counter() - started}
+        rows = batch.where(~F.col(PROBE)).drop(PROBE)
         # As many contents never seen as rows: every row is the first delivery of a new content, so there is nothing
-        # to tell apart (the usual batch: grouping it by content would find nothing, at a backfill's full price).
+        # to tell apart, and a row is quarantined exactly when it fails an expectation (the usual batch: grouping it
+        # by content would find nothing, at a backfill's full price).
         exceptions = None
-        if new_contents < size:
+        outcomes = {"quarantine": counts["failing"], "duplicate": 0}
+        if counts["new_contents"] < counts["rows"]:
             exceptions = broadcast_if_few(silver.delivery_exceptions(rows, batch.where(F.col(PROBE))).localCheckpoint())
         classified = silver.classify(silver.mark_first_deliveries(rows, exceptions))
-        record = {BRONZE_RECORD: {"files": files, "repaired": repaired}}
-        self._append("bronze_leads", silver.bronze_rows(rows), batch_id, size, record)
-        outcome_counts = [F.count_if(F.col("_outcome") == o).alias(o) for o in ("quarantine", "duplicate")]
-        if self.commits.written(spark, self.config.table("silver_leads"), batch_id):
-            counts = classified.agg(*outcome_counts).first().asDict()  # a replay: silver holds the batch
-        else:  # counted while silver is written, without a pass of their own
-            outcomes = Observation(f"outcomes_{batch_id}")
-            counted = classified.observe(outcomes, *outcome_counts)
-            self._append("silver_leads", silver.silver_rows(counted), batch_id, size)
-            counts = outcomes.get
-        for outcome in ("quarantine", "duplicate"):
-            if counts[outcome]:  # a write of no rows still plans and runs its jobs
+        if exceptions is not None:
+            outcomes = classified.agg(*[F.count_if(F.col("_outcome") == o).alias(o) for o in outcomes]).first().asDict()
+        size, silver_size = counts["rows"], counts["rows"] - sum(outcomes.values())
+        record = {BRONZE_RECORD: {"files": counts["files"], "repaired": counts["repaired"]}}
+        writes: dict[str, Callable[[], None]] = {}
+        if self.live is not None and silver_size:
+            writes["score_events"] = lambda: self._score(classified, batch_id, silver_size)
+        writes["bronze_leads"] = lambda: self._append("bronze_leads", silver.bronze_rows(rows), batch_id, size, record)
+        for outcome, count in {"silver": silver_size, **outcomes}.items():
+            if count:  # a write of no rows still plans and runs its jobs
                 logical, rows_of = silver.OUTPUTS[outcome]
-                self._append(logical, rows_of(classified), batch_id, counts[outcome])
+                writes[logical] = lambda logical=logical, rows_of=rows_of, count=count: self._append(
+                    logical, _processed_then(rows_of(classified)), batch_id, count
+                )
+        steps |= self._concurrently(spark, writes)
+        steps["batch"] = time.perf_counter() - started
+        log.info(
+            "ingest: batch %d: %d rows from %d files in %.2fs (%s)", batch_id, size, counts["files"], steps["batch"],
+            ", ".join(f"{step} {seconds:.2f}s" for step, seconds in steps.items() if step != "batch"),
+            extra={"batch_steps": {"batch_id": batch_id, "rows": size, **steps}},
+        )  # fmt: skip
+
+    def _stamps(self, spark: SparkSession, batch_id: int) -> list[Column]:
+        """When, by which query and in which batch the rows were ingested: one time for the batch's rows in every
+        table (the live view's high-water mark compares silver's with score_events')."""
+        return [
+            F.lit(datetime.now(UTC)).alias("_ingested_at"),
+            F.lit(self.commits.query_id(spark)).alias("_ingest_query_id"),
+            F.lit(batch_id).cast("long").alias("_ingest_batch_id"),
+        ]
+
+    def _score(self, classified: DataFrame, batch_id: int, size: int) -> None:
+        events = self.live.rows(classified.where(F.col("_outcome") == "silver"))
+        if events is not None:
+            self._append("score_events", events, batch_id, size)
+
+    def _concurrently(self, spark: SparkSession, writes: dict[str, Callable[[], None]]) -> dict[str, float]:
+        """Runs the writes at once, each in a thread carrying this one's Spark properties (the query's job group,
+        which its stop cancels); their seconds, and `appends` for all of them. The first failure is raised once
+        every write has ended."""
+        started = time.perf_counter()
+        if is_remote():
+            seconds = {}
+            for name, write in writes.items():
+                write()
+                seconds[name] = time.perf_counter() - started
+            return {**seconds, "appends": time.perf_counter() - started}
+        if self._writers is None:
+            self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="ingest-append")
+
+        def timed(write: Callable[[], None]) -> float:
+            write()
+            return time.perf_counter() - started
+
+        running = {
+            name: self._writers.submit(inheritable_thread_target(spark)(timed), write) for name, write in writes.items()
+        }
+        wait(running.values())
+        seconds = {name: future.result() for name, future in running.items()}
+        return {**seconds, "appends": time.perf_counter() - started}
 
 
 def checkpoint_for(config: Config, source: str | sources.Source) -> str:
@@ -268,8 +362,16 @@ def create_tables(spark: SparkSession, config: Config, parsed_schema: T.StructTy
         config.table(logical).create_if_missing(spark, schemas[logical])
 
 
-def start(spark: SparkSession, config: Config, source: str | sources.Source, *, available_now: bool) -> StreamingQuery:
-    """Starts the ingest query over a landing folder (or one file) or a Kafka topic."""
+def start(
+    spark: SparkSession,
+    config: Config,
+    source: str | sources.Source,
+    *,
+    available_now: bool,
+    live: LiveScores | None = None,
+) -> StreamingQuery:
+    """Starts the ingest query over a landing folder (or one file) or a Kafka topic; with `live`, the live query,
+    which scores its rows in its plan and appends each batch's new silver rows to score_events too."""
     source = sources.required(source, config)
     rows = source.bronze_rows(spark, config)  # a missing landing path stops here, before the lock
     checkpoint = checkpoint_for(config, source)
@@ -278,11 +380,20 @@ def start(spark: SparkSession, config: Config, source: str | sources.Source, *, 
     look_for_earlier = source.may_repeat_landed and config.table("bronze_leads").exists(spark)
     parsed = judged(rows)
     create_tables(spark, config, parsed.schema)
-    batch = IngestBatch(
-        config, BatchCommits(checkpoint), look_for_earlier=look_for_earlier, counts_files=source.has_files
+    if live is not None:
+        live.prepare(spark, config)
+    handler = IngestBatch(
+        config,
+        BatchCommits(checkpoint),
+        look_for_earlier=look_for_earlier,
+        live=live,
+        counts_files=source.has_files,
     )
     writer = (
-        deliveries(parsed).writeStream.queryName("ingest").foreachBatch(batch).option("checkpointLocation", checkpoint)
+        deliveries(parsed if live is None else live.in_plan(parsed))
+        .writeStream.queryName("ingest")
+        .foreachBatch(handler)
+        .option("checkpointLocation", checkpoint)
     )
     with session_settings(spark, BACKFILL_SETTINGS if available_now else {}):  # the query's, not the session's
         return trigger(writer, available_now, config.stream.trigger_seconds).start()

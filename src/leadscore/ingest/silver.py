@@ -14,14 +14,11 @@ from pyspark.sql import functions as F
 
 from leadscore.ingest.bronze import BRONZE_METADATA
 from leadscore.ingest.expectations import ANSWERED, failed
-from leadscore.schema import COLUMNS, KEY, PLACEHOLDER, RAW_NAMES
+from leadscore.schema import COLUMNS, KEY, ORDER, PLACEHOLDER, RAW_NAMES
 from leadscore.schema import Column as SourceColumn
 
 # Where in the record a row comes from: file, line, when the file landed, and the ingest micro-batch that wrote it.
 LINEAGE = ("_source_file", "_line_number", "_row_hash", "_ingested_at", "_ingest_query_id", "_ingest_batch_id")
-# The newest event of a lead is the greatest (event_ts, event_file, event_seq): the file's landing time, then its
-# path (two files landed in the same millisecond always compare the same way), then the line.
-ORDER = ("event_ts", "event_file", "event_seq")
 # Deliveries of the same content, earliest first: the first one is kept, the others are re-deliveries.
 DELIVERY_ORDER = ("_file_modification_time", "_source_file", "_line_number")
 

@@ -1,6 +1,7 @@
 """List the hot leads to call now, highest score first; never a lead that opted out of calls.
 
-Reads gold.lead_scores as it is: the stream keeps it current. (Not named queue.py: spark-submit puts this folder
+Reads the agents' view: gold.lead_scores and the newer scores of gold.score_events, which the live query writes
+seconds after a lead's activity lands. (Not named queue.py: spark-submit puts this folder
 first on sys.path, where a queue.py would stand in for the standard library's.)
 """
 
@@ -12,7 +13,7 @@ from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 from leadscore.output import add_format_argument, emit, rows_of
 from leadscore.spark import get_spark
-from leadscore.timetravel import agent_queue, read_as_of
+from leadscore.timetravel import agent_queue, read_live
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,5 +26,5 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         raise LeadscoreError(f"--top must be at least 1, not {args.top}")
     spark = get_spark(config.spark, "leadscore-queue")
     table = config.table("lead_scores")
-    queue = agent_queue(read_as_of(spark, table), args.top)
+    queue = agent_queue(read_live(spark, config), args.top)
     return emit(rows_of(queue), queue.columns, args.format, {"table": table.sql_name, "top": args.top})

@@ -1,4 +1,7 @@
-"""Show lead scores as they are now, or as they were at a version or a time (Delta time travel).
+"""Show lead scores as agents see them now, or as gold.lead_scores was at a version or a time (Delta time travel).
+
+Now is the agents' view: lead_scores and the newer scores of gold.score_events, which the live query writes seconds
+after a lead's activity lands. A version or a time reads lead_scores alone, the table of record.
 
 Highest score first. --format table shows what an agent reads, then one JSON summary line; csv and json carry every
 column, and stdout holds only that document (the summary goes to stderr).
@@ -12,7 +15,7 @@ from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 from leadscore.output import add_format_argument, emit, rows_of
 from leadscore.spark import get_spark
-from leadscore.timetravel import SCORE_VIEW, as_of_text, read_as_of, select_scores
+from leadscore.timetravel import SCORE_VIEW, as_of_text, read_as_of, read_live, select_scores
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +34,9 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         raise LeadscoreError(f"--top must be at least 1, not {args.top}")
     spark = get_spark(config.spark, "leadscore-scores")
     table = config.table("lead_scores")
-    scores = select_scores(read_as_of(spark, table, args.version, args.timestamp), args.lead, args.top)
+    now = args.version is None and args.timestamp is None
+    scores_df = read_live(spark, config) if now else read_as_of(spark, table, args.version, args.timestamp)
+    scores = select_scores(scores_df, args.lead, args.top)
     rows = rows_of(scores)
     if args.lead is not None and not rows:
         raise LeadscoreError(f"no lead {args.lead} in {table.logical}{as_of_text(args.version, args.timestamp)}")

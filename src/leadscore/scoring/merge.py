@@ -6,20 +6,18 @@ runs the same on a classic session, over Spark Connect and on Databricks.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from leadscore.config import Config
 from leadscore.schema import KEY
+from leadscore.scoring.live_view import COLUMNS, SHADOW_COLUMNS, newer
 from leadscore.scoring.serving import shadow_columns
 
-# What an agent reads beside the score; the lead's identity and contact preferences come first.
-AGENT_FEATURES = ("lead_capture_channel", "referral_source", "last_action", "total_visits", "total_browsing_time")
-# The incoming event is newer than the stored one (silver.ORDER: landing time, then file, then line).
-NEWER = (
-    "s.event_ts > t.event_ts OR (s.event_ts = t.event_ts AND "
-    "(s.event_file > t.event_file OR (s.event_file = t.event_file AND s.event_seq > t.event_seq)))"
-)
+# The incoming event is newer than the stored one (ORDER: landing time, then file, then line).
+NEWER = newer("s", "t")
 # A batch of at most this many leads names them in the MERGE condition: Delta then skips the files whose
 # prospect_id statistics rule them out instead of joining the batch with every file of the table. A larger batch (a
 # backlog) first asks whether the table holds any of its leads, and is appended when it holds none.
@@ -36,35 +34,22 @@ COMPACTION_SETTINGS = {
 }
 
 
-def lead_score_rows(scored: DataFrame, model_version: str, batch_id: int) -> DataFrame:
-    """Scored silver rows -> the lead_scores columns."""
-    return scored.select(
-        "prospect_id",
-        "lead_number",
-        "score",
-        "prediction",
-        "priority",
-        *AGENT_FEATURES,
-        "opted_out_call",
-        "opted_out_email",
-        F.lit(model_version).alias("model_version"),
-        *shadow_columns(scored),
-        "event_ts",
-        "event_file",
-        "event_seq",
-        F.current_timestamp().alias("scored_at"),
-        F.lit(batch_id).cast("long").alias("batch_id"),
-    )
-
-
-def create_table(spark: SparkSession, config: Config) -> None:
-    unscored = (
-        config.table("silver_leads")
-        .read(spark)
-        .limit(0)
-        .select("*", F.lit(0.0).alias("score"), F.lit(False).alias("prediction"), F.lit("").alias("priority"))
-    )
-    config.table("lead_scores").create_if_missing(spark, lead_score_rows(unscored, "", 0).schema)
+def lead_score_rows(
+    scored: DataFrame,
+    model_version: str,
+    batch_id: int | Column,
+    scored_at: Column | None = None,
+    keep: Sequence[str] = (),
+) -> DataFrame:
+    """Scored silver rows -> the lead_scores columns (live_view.COLUMNS), then the columns `keep` names; `scored_at`
+    is now unless given."""
+    computed = {
+        "model_version": F.lit(model_version),
+        **dict(zip(SHADOW_COLUMNS, shadow_columns(scored), strict=True)),
+        "scored_at": F.current_timestamp() if scored_at is None else scored_at,
+        "batch_id": (batch_id if isinstance(batch_id, Column) else F.lit(batch_id)).cast("long"),
+    }
+    return scored.select(*[computed[c].alias(c) if c in computed else F.col(c) for c in (*COLUMNS, *keep)])
 
 
 def merge(spark: SparkSession, config: Config, rows: DataFrame, leads: list[str] | None = None) -> None:

@@ -17,12 +17,11 @@ from pyspark.sql.streaming import StreamingQuery
 
 from leadscore.config import Config
 from leadscore.ingest.silver import latest_per_lead
-from leadscore.lifecycle.registry import CHALLENGER, CHAMPION
 from leadscore.monitoring import batches
 from leadscore.schema import KEY
-from leadscore.scoring.merge import COMPACTION_SETTINGS, PRUNING_LEADS, create_table, lead_score_rows, write_scores
-from leadscore.scoring.model import SCORE_COLUMNS, score
-from leadscore.scoring.serving import SHADOW_COLUMNS, AliasedModel
+from leadscore.scoring.live import create_tables
+from leadscore.scoring.merge import COMPACTION_SETTINGS, PRUNING_LEADS, lead_score_rows, write_scores
+from leadscore.scoring.serving import SCORED_COLUMNS, Scorer
 from leadscore.streaming.commits import BatchCommits
 from leadscore.streaming.lock import QueryLock
 from leadscore.streaming.queries import trigger
@@ -61,10 +60,6 @@ class ObservedFigures:
         return {**self._events.get, **self._leads.get}
 
 
-# What scoring adds to a silver row: the champion's score, prediction and priority, and the challenger's shadow.
-SCORED_COLUMNS = (*SCORE_COLUMNS, *SHADOW_COLUMNS)
-
-
 class ScoreBatch:
     """foreachBatch: the batch's events scored, the latest per lead MERGEd into lead_scores once, the MERGE's commit
     carrying the batch's record.
@@ -78,30 +73,15 @@ class ScoreBatch:
     def __init__(self, config: Config, commits: BatchCommits):
         self.config = config
         self.commits = commits
-        self.model = AliasedModel(config, CHAMPION)  # follows the champion between micro-batches
-        self.challenger = AliasedModel(config, CHALLENGER, required=False) if config.stream.shadow_challenger else None
+        self.scorer = Scorer(config)  # follows the champion between micro-batches
         self._planned: tuple[str | None, str | None] | None = None  # the versions the query's plan scores with
-
-    def _versions(self) -> tuple[str | None, str | None]:
-        return self.model.version, self.challenger.version if self.challenger is not None else None
-
-    def _scored(self, events: DataFrame) -> DataFrame:
-        """`events` plus SCORED_COLUMNS, by the models loaded now (the challenger's only when shadowing)."""
-        if self.challenger is not None:
-            events = self.challenger.shadow(events)
-        return score(self.model.model, events, self.model.threshold, self.config.model.priority)
 
     def in_plan(self, events: DataFrame) -> DataFrame:
         """The silver stream scored in its own plan, by the models the aliases name now; fails at once, not at the
         first batch, when there is no champion."""
-        self._refresh()
-        self._planned = self._versions()
-        return self._scored(events)
-
-    def _refresh(self) -> None:
-        self.model.refresh()
-        if self.challenger is not None:
-            self.challenger.refresh()
+        self.scorer.refresh()
+        self._planned = self.scorer.versions
+        return self.scorer.scored(events)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.time()
@@ -110,18 +90,19 @@ class ScoreBatch:
         if replayed is not None:  # its MERGE committed before a crash: scores and record are in that version
             log.info("scores: batch %d: already merged into version %d", batch_id, replayed["version"])
             return
-        self._refresh()
+        self.scorer.refresh()
+        champion = self.scorer.champion
         observed = ObservedFigures(batch_id)
         scored = observed.events(batch)
-        if self._versions() != self._planned:  # a model changed while the query ran: its plan's scores are stale
-            scored = self._scored(scored.drop(*SCORED_COLUMNS))
-        latest = latest_per_lead(lead_score_rows(scored, self.model.version, batch_id))
+        if self.scorer.versions != self._planned:  # a model changed while the query ran: its plan's scores are stale
+            scored = self.scorer.scored(scored.drop(*SCORED_COLUMNS))
+        latest = latest_per_lead(lead_score_rows(scored, champion.version, batch_id))
         rows = observed.leads(latest).localCheckpoint()
         leads = [row[0] for row in rows.select(KEY).limit(PRUNING_LEADS + 1).collect()]  # named if few
         if not leads:  # silver files without rows (a batch whose rows all went to quarantine): nothing to score
             return
         figures = observed.figures()
-        record = batches.commit_record(figures, (self.model.name, self.model.version), int(started * 1e6))
+        record = batches.commit_record(figures, (champion.name, champion.version), int(started * 1e6))
         with self.commits.tagged(spark, batch_id, {batches.RECORD: record}):
             written = write_scores(spark, self.config, rows, leads)
         # A batch of late events only (each older than its lead's stored one) commits nothing: Delta makes no empty
@@ -130,7 +111,7 @@ class ScoreBatch:
         log.info(
             "scores: batch %d: %d events, %d leads scored by %s version %s (%s) in %.2fs; %.2fs after its newest "
             "event landed",
-            batch_id, figures["events"], figures["leads_merged"], self.model.name, self.model.version, written,
+            batch_id, figures["events"], figures["leads_merged"], champion.name, champion.version, written,
             now - started, now - figures["newest_event_us"] / 1e6,
         )  # fmt: skip
 
@@ -140,7 +121,7 @@ def start(spark: SparkSession, config: Config, *, available_now: bool) -> Stream
     QueryLock.acquire(checkpoint, "scores")
     for key, value in COMPACTION_SETTINGS.items():  # the session's own: every MERGE of the query compacts in it
         spark.conf.set(key, value)
-    create_table(spark, config)
+    create_tables(spark, config)
     handler = ScoreBatch(config, BatchCommits(checkpoint))
     silver = config.table("silver_leads")
     events = silver.read_stream(spark, maxFilesPerTrigger=str(config.stream.max_files_per_trigger))
@@ -150,4 +131,4 @@ def start(spark: SparkSession, config: Config, *, available_now: bool) -> Stream
         .foreachBatch(handler)
         .option("checkpointLocation", checkpoint)
     )
-    return trigger(writer, available_now, config.stream.trigger_seconds).start()
+    return trigger(writer, available_now, config.stream.merge_every_seconds).start()

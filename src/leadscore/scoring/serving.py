@@ -17,13 +17,12 @@ from pyspark.sql import functions as F
 from leadscore.config import Config
 from leadscore.errors import LeadscoreError
 from leadscore.lifecycle import tracking
-from leadscore.lifecycle.registry import CHAMPION, load, model_name, version_by_alias
+from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, load, model_name, version_by_alias
+from leadscore.scoring.live_view import SHADOW_COLUMNS
+from leadscore.scoring.model import SCORE_COLUMNS, score
 from leadscore.training.evaluation import with_score
 
 log = logging.getLogger("leadscore")
-
-# lead_scores' shadow columns: the challenger's score of the same event and its version (null without shadowing).
-SHADOW_COLUMNS = {"challenger_score": "double", "challenger_version": "string"}
 
 
 class AliasedModel:
@@ -52,7 +51,12 @@ class AliasedModel:
         self._checked_at = now
         if self._client is None:
             self._client = tracking.client(self.config)
-        found = version_by_alias(self._client, self.name, self.alias)
+        try:
+            found = version_by_alias(self._client, self.name, self.alias)
+        except LeadscoreError:
+            if self.required:
+                raise
+            found = None  # the model is not registered yet: no version holds the alias
         if found is None:
             if self.required:
                 raise LeadscoreError(
@@ -88,3 +92,38 @@ def shadow_columns(scored: DataFrame) -> list[Column]:
     if set(SHADOW_COLUMNS) <= set(scored.columns):
         return [F.col(name) for name in SHADOW_COLUMNS]
     return _null_shadow()
+
+
+# What scoring adds to a silver row: the champion's score, prediction and priority, and the challenger's shadow.
+SCORED_COLUMNS = (*SCORE_COLUMNS, *SHADOW_COLUMNS)
+
+
+class Scorer:
+    """What a query scores with: the champion and, when conf `stream.shadow_challenger` says so, the challenger,
+    both followed between micro-batches. `required`: no champion is an error; otherwise there is nothing to score
+    with until one is promoted (`ready`)."""
+
+    def __init__(self, config: Config, *, required: bool = True):
+        self.config = config
+        self.champion = AliasedModel(config, CHAMPION, required=required)
+        self.challenger = AliasedModel(config, CHALLENGER, required=False) if config.stream.shadow_challenger else None
+
+    def refresh(self) -> None:
+        self.champion.refresh()
+        if self.challenger is not None:
+            self.challenger.refresh()
+
+    @property
+    def ready(self) -> bool:
+        return self.champion.model is not None
+
+    @property
+    def versions(self) -> tuple[str | None, str | None]:
+        """The champion's and the challenger's versions, as loaded now."""
+        return self.champion.version, self.challenger.version if self.challenger is not None else None
+
+    def scored(self, events: DataFrame) -> DataFrame:
+        """`events` (silver rows) plus SCORED_COLUMNS, by the models loaded now."""
+        if self.challenger is not None:
+            events = self.challenger.shadow(events)
+        return score(self.champion.model, events, self.champion.threshold, self.config.model.priority)
