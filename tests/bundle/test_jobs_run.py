@@ -46,7 +46,9 @@ def test_topology_matches_the_two_queries():
     tasks = dict(wheel_tasks())
     ingest, score_stream = tasks["ingest"]["parameters"], tasks["score_stream"]["parameters"]
     assert ingest[ingest.index("--source") + 1] == "${var.landing_path}" and "--no-merge" in ingest
-    assert "--source" not in score_stream and "--kafka-bootstrap" not in score_stream and "--no-merge" not in score_stream
+    assert (
+        "--source" not in score_stream and "--kafka-bootstrap" not in score_stream and "--no-merge" not in score_stream
+    )
     parameters = tasks[KAFKA_INGEST]["parameters"]
     assert parameters[-1] == "--no-merge" and "--source" not in parameters
     kafka = dict(zip(parameters[:-1:2], parameters[1:-1:2], strict=True))
