@@ -37,7 +37,6 @@ COMMANDS: dict[str, str] = {
     "stream": "stream",
     "demo": "demo",
     "monitor": "monitor",
-    "ab-report": "ab_report",
     "console": "console",
 }
 

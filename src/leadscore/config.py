@@ -103,15 +103,6 @@ class MonitorSettings:
 
 
 @dataclass(frozen=True)
-class AbSettings:
-    experiment: str
-    challenger_share: float
-    salt: str
-    level: float
-    power: float
-
-
-@dataclass(frozen=True)
 class ConsoleSettings:
     reader: str
     refresh_seconds: float
@@ -140,7 +131,6 @@ class Config:
     feature_sets: dict[str, tuple[str, ...]]
     monitor: MonitorSettings
     console: ConsoleSettings
-    ab: AbSettings
 
     def table(self, logical: str) -> Table:
         return table_ref(logical, self.storage, self.lakehouse, self.catalog, self.schema)
@@ -233,9 +223,6 @@ def load_config(
         raise LeadscoreError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, not {source.kind!r}")
     if source.kind == "kafka" and not (source.bootstrap_servers and source.topic):
         raise LeadscoreError("source.kind kafka needs bootstrap_servers and topic (--kafka-bootstrap, --topic)")
-    ab = AbSettings(**{**raw["ab"], "experiment": str(raw["ab"]["experiment"]), "salt": str(raw["ab"]["salt"])})
-    if not 0 <= ab.challenger_share <= 1 or not 0 < ab.level < 1 or not 0 < ab.power < 1:
-        raise LeadscoreError("ab needs 0 <= challenger_share <= 1, and level and power strictly between 0 and 1")
     console = ConsoleSettings(**raw["console"])
     if console.reader not in READERS:
         raise LeadscoreError(f"console.reader must be one of {', '.join(READERS)}, not {console.reader!r}")
@@ -263,7 +250,6 @@ def load_config(
         feature_sets=feature_sets,
         monitor=monitor,
         console=console,
-        ab=ab,
     )
 
 

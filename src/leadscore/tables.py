@@ -64,8 +64,6 @@ TABLES: dict[str, TableSpec] = {
             "delta.autoOptimize.autoCompact": "true",
         },
     ),  # each scores micro-batch's record is in its MERGE's commit (leadscore.monitoring.batches)
-    # A/B test figures per experiment, arm and cumulative window, rewritten for the experiment by each report.
-    "ab_results": TableSpec("gold", "ab_results", ("experiment", "window_end")),
     "drift": TableSpec("gold", "drift", ("model_id", "computed_at")),  # drift metrics per monitor run
     # Bins and reference distributions, fixed per model version.
     "drift_baseline": TableSpec("gold", "drift_baseline", ("model_id",)),

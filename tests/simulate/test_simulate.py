@@ -18,9 +18,9 @@ from leadscore.ingest.query import ingest
 from leadscore.ingest.silver import latest_per_lead
 from leadscore.schema import SOURCE_HEADER
 from leadscore.synthetic import simulator
-from leadscore.synthetic.calibration import LABEL, packaged_profile, read_export
+from leadscore.synthetic.calibration import packaged_profile, read_export
 from leadscore.synthetic.generator import write_csv
-from leadscore.synthetic.simulator import FILE_GLOB, FIRST_LEAD_NUMBER, GENERATED, replay, split_export
+from leadscore.synthetic.simulator import FIRST_LEAD_NUMBER, replay, split_export
 from tests.helpers.lakehouse import config_for, load_fixture
 
 AT = {name: i for i, name in enumerate(SOURCE_HEADER)}
@@ -237,26 +237,3 @@ def test_ingested_follow_ups_are_each_leads_newest_event_even_within_one_clock_t
     assert {r.prospect_id: r.total_visits for r in latest.collect()} == {
         lead: int(v) if v else None for lead, v in visits.items()
     }
-
-
-def test_outcomes_land_files_after_their_leads_which_carry_none_until_then(tmp_path):
-    figures = replay(GENERATED, tmp_path / "in", files=5, rows=200, seed=4, outcomes_after_files=2)
-    files = [read_export(path) for path in sorted((tmp_path / "in").glob(FILE_GLOB))]
-    first_file, outcome = {}, {}
-    for number, rows in enumerate(files):
-        for row in rows:
-            lead, label = row[AT["Prospect ID"]], row[AT[LABEL]]
-            first_file.setdefault(lead, number)
-            if lead in outcome:
-                assert label == outcome[lead]  # once known, every later event of the lead carries it
-            elif label:
-                assert number == first_file[lead] + 2 and label in ("0", "1")
-                outcome[lead] = label
-    assert figures["outcomes"] == len(outcome) == sum(1 for n in first_file.values() if n + 2 < 5)
-    assert figures["rows"] == sum(len(rows) for rows in files)
-    # the outcomes are the generated leads' own labels: the same seed without outcomes shows them from the start
-    replay(GENERATED, tmp_path / "plain", files=5, rows=200, seed=4)
-    plain = [read_export(path) for path in sorted((tmp_path / "plain").glob(FILE_GLOB))]
-    labels = {row[AT["Prospect ID"]]: row[AT[LABEL]] for rows in plain for row in rows}
-    assert all(labels[lead] == label for lead, label in outcome.items())
-    assert 0.2 < sum(label == "1" for label in outcome.values()) / len(outcome) < 0.6  # near the export's 38.5%

@@ -36,11 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="share of each file's rows that are follow-ups (default: 0.2)",
     )
     parser.add_argument("--seen", help="export CSV of leads already ingested, which follow-ups may also come from")
-    parser.add_argument(
-        "--outcomes-after-files",
-        type=int,
-        help="leads land without Converted; each lead's outcome lands this many files after it (an A/B test's traffic)",
-    )
 
 
 def run(args: argparse.Namespace, config: Config) -> dict:
@@ -55,5 +50,4 @@ def run(args: argparse.Namespace, config: Config) -> dict:
         follow_up_share=args.follow_up_share,
         seed=args.seed,
         seen=args.seen,
-        outcomes_after_files=args.outcomes_after_files,
     )

@@ -151,7 +151,7 @@ def _format(x: np.ndarray, missing: np.ndarray, decimals: int) -> np.ndarray:
     return text
 
 
-def uuid4_strings(rng: np.random.Generator, n: int) -> np.ndarray:
+def _uuid4(rng: np.random.Generator, n: int) -> np.ndarray:
     """UUID4-format strings from the seeded stream: uuid.uuid4 reads the OS's entropy, which no seed reproduces."""
     raw = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
     raw[:, 6] = raw[:, 6] & 0x0F | 0x40  # version 4
@@ -166,7 +166,7 @@ def uuid4_strings(rng: np.random.Generator, n: int) -> np.ndarray:
 def _chunk(rng: np.random.Generator, model: _Model, n: int, first_lead_number: int) -> list[list[str]]:
     y = rng.random(n) < model.conversion_rate
     columns: dict[str, np.ndarray] = {
-        IDS[0]: uuid4_strings(rng, n),
+        IDS[0]: _uuid4(rng, n),
         IDS[1]: np.array([str(i) for i in range(first_lead_number, first_lead_number + n)], dtype=object),
         LABEL: np.where(y, "1", "0").astype(object),
     }

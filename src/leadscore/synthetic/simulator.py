@@ -164,35 +164,6 @@ def with_follow_ups(
         yield rows, count
 
 
-def with_outcomes(batches: Iterable[tuple[list[Row], int]], after_files: int) -> Iterator[tuple[list[Row], int, int]]:
-    """Outcomes that arrive later, as they do for leads agents work: each lead's events carry no `Converted` until,
-    `after_files` files after its first one, an outcome event (its latest state, `Converted` set) lands. The outcome
-    is the lead's generated label, drawn with the export's conversion rate, its features drawn given it. Yields
-    (rows, follow-ups among them, outcome events among them), the outcome events last."""
-    if after_files < 1:
-        raise LeadscoreError(f"outcomes arrive at least one file after the lead, not {after_files}")
-    due: dict[int, list[str]] = {}
-    latest: dict[str, Row] = {}
-    known: set[str] = set()
-    for number, (rows, follow_ups) in enumerate(batches):
-        out = []
-        for row in rows:
-            lead = row[ID]
-            if lead not in latest:
-                due.setdefault(number + after_files, []).append(lead)
-            latest[lead] = row
-            out.append(row if lead in known else _unlabelled(row))
-        outcomes = [latest[lead] for lead in due.pop(number, [])]
-        known.update(row[ID] for row in outcomes)
-        yield out + outcomes, follow_ups, len(outcomes)
-
-
-def _unlabelled(row: Sequence[str]) -> Row:
-    out = list(row)
-    out[AT[LABEL]] = ""
-    return out
-
-
 def source_batches(source: str | Path, files: int, rows: int | None = None, seed: int = 0) -> Iterator[list[Row]]:
     """New leads per file: the rows of an export (its first `rows`), or `rows` fresh generated leads."""
     if str(source) == GENERATED:
@@ -292,7 +263,6 @@ def replay(
     follow_up_share: float = 0.2,
     seed: int = 0,
     seen: str | Path | None = None,
-    outcomes_after_files: int | None = None,
     on_file: Callable[[ReplayedFile], None] | None = None,
     stop: threading.Event | None = None,
 ) -> dict:
@@ -302,34 +272,29 @@ def replay(
     `rows` limits an export to its first rows and is required for generated leads. Follow-ups come from earlier
     files and from the leads of `seen` (an export already ingested). `on_file` is called after each file lands;
     setting `stop` (from another thread) ends the replay before its next file. Returns the figures of what landed:
-    `rows` counts every row written, follow-ups included. With `outcomes_after_files`, leads land without their
-    outcome, which lands that many files later (`with_outcomes`; the last files' leads are still waiting when the
-    replay ends) and `outcomes` counts those events, which `rows` includes.
+    `rows` counts every row written, follow-ups included.
     """
     if interval_seconds < 0:
         raise LeadscoreError(f"the interval must not be negative, not {interval_seconds}")
     if seed < 0:
         raise LeadscoreError(f"the seed must not be negative, not {seed}")
     seen_rows = read_export(seen) if seen else []
-    followed = with_follow_ups(source_batches(source, files, rows, seed), follow_up_share, seed, seen_rows)
-    batches = with_outcomes(followed, outcomes_after_files) if outcomes_after_files else (b + (0,) for b in followed)
+    batches = with_follow_ups(source_batches(source, files, rows, seed), follow_up_share, seed, seen_rows)
     first = next(batches)  # the arguments are checked before anything is written or connected to
     sink = _Producer(landing) if isinstance(landing, Topic) else _Folder(Path(landing))
     wait = stop.wait if stop is not None else time.sleep
-    written = total_rows = total_follow_ups = total_outcomes = 0
-    for number, (batch, follow_ups, outcomes) in enumerate(itertools.chain([first], batches), start=1):
+    written = total_rows = total_follow_ups = 0
+    for number, (batch, follow_ups) in enumerate(itertools.chain([first], batches), start=1):
         if number > 1 and interval_seconds:
             wait(interval_seconds)
         if stop is not None and stop.is_set():
             break
         where = sink.deliver(number, batch)
         written, total_rows, total_follow_ups = number, total_rows + len(batch), total_follow_ups + follow_ups
-        total_outcomes += outcomes
         log.info("simulate: %s, %d rows (%d follow-ups), %d of %d", where, len(batch), follow_ups, number, files)
         if on_file is not None:
             on_file(ReplayedFile(where, number, len(batch), follow_ups))
-    figures = {"files": written, "rows": total_rows, "follow_ups": total_follow_ups, **sink.close()}
-    return figures | ({"outcomes": total_outcomes} if outcomes_after_files else {})
+    return {"files": written, "rows": total_rows, "follow_ups": total_follow_ups, **sink.close()}
 
 
 def split_export(
