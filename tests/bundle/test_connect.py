@@ -127,7 +127,14 @@ def connect_run(spark, tmp_path_factory) -> ConnectRun:
 
 def test_every_job_runs_on_the_job_cluster():
     """Each job fits or loads a Spark ML pipeline; the ingest job scores live with the champion."""
-    assert SERVERLESS == [] and set(JOB_CLUSTER) == {"ingest", "train", "retrain", "score_stream", "monitor"}
+    assert SERVERLESS == [] and set(JOB_CLUSTER) == {
+        "ingest",
+        "ingest_kafka",
+        "train",
+        "retrain",
+        "score_stream",
+        "monitor",
+    }
 
 
 @pytest.mark.slow  # the module's process over Spark Connect

@@ -16,7 +16,9 @@ classic = demo.AsTheBundleRuns._classic
 def classic_with_tiny_candidates(self: demo.AsTheBundleRuns, command: str) -> tuple[list[str], dict[str, str]]:
     argv, env = classic(self, command)
     assert argv[1:3] == ["-m", "leadscore.cli"], argv
-    return [argv[0], "-m", __spec__.name, *argv[3:]], env
+    # SPARK_TESTING gives the Connect server its free port; a classic child runs as in production, without Spark's
+    # test mode (which also re-validates the plan after every optimizer rule).
+    return [argv[0], "-m", __spec__.name, *argv[3:]], {k: v for k, v in env.items() if k != "SPARK_TESTING"}
 
 
 if __name__ == "__main__":

@@ -248,7 +248,8 @@ class IngestBatch:
         # materialised with it: as literals in each write they would make a new plan to compile at every batch.
         stamped = batch.observe(figures, *batch_figures(self.counts_files)).select("*", *self._stamps(spark, batch_id))
         batch = stamped.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
-        counts = figures.get
+        # Over Spark Connect a local checkpoint reports no observed metrics: there the figures cost a pass of their own.
+        counts = figures.get or batch.agg(*batch_figures(self.counts_files)).first().asDict()
         if self.look_for_earlier:
             self.earlier = EarlierLandings.for_batch(spark, self.config, self.commits, batch_id)
             self.look_for_earlier = False
